@@ -1,0 +1,23 @@
+# Turns the rule pack (rules/*.json) into a C source that the scanner links,
+# so the default rules ship inside the binary. Run by scanner/CMakeLists.txt:
+#   cmake -DOUT=file.c -DRULES_DIR=dir -P embed_rules.cmake
+file(GLOB files "${RULES_DIR}/*.json")
+list(SORT files)
+set(body "/* Generated from the rules directory by cmake/embed_rules.cmake. Do not edit. */\n#include \"scanner/rules_embedded.h\"\n\n")
+set(table "const bs_embedded_rule_file bs_embedded_rule_files[] = {\n")
+set(i 0)
+foreach(f ${files})
+  get_filename_component(name ${f} NAME)
+  file(READ ${f} hex HEX)
+  string(LENGTH "${hex}" hexlen)
+  math(EXPR len "${hexlen} / 2")
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${hex}")
+  string(REGEX REPLACE "((0x[0-9a-f][0-9a-f],){16})" "\\1\n" bytes "${bytes}")
+  string(APPEND body "static const unsigned char rule_file_${i}[] = {\n${bytes}0x00};\n\n")
+  string(APPEND table "\t{ \"${name}\", (const char *)rule_file_${i}, ${len} },\n")
+  math(EXPR i "${i} + 1")
+endforeach()
+string(APPEND table "\t{ 0, 0, 0 }\n};\n")
+file(WRITE "${OUT}.tmp" "${body}${table}")
+file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
+file(REMOVE "${OUT}.tmp")
