@@ -840,3 +840,24 @@ Test(report, sarif_validates_against_the_official_schema)
 	bs_findings_free(&fs);
 	bs_ruleset_free(rs);
 }
+
+Test(report, write_errors_are_reported)
+{
+	char token[48];
+	bs_findings fs = BS_FINDINGS_INIT;
+	bs_findings_push(&fs, make_token_finding("a.env", token));
+	bs_report_opts opts = {0};
+	for (int fmt = BS_REPORT_TEXT; fmt <= BS_REPORT_SARIF; fmt++) {
+		FILE *full = fopen("/dev/full", "w");
+		cr_assert_not_null(full);
+		bs_error err = BS_ERROR_INIT;
+		int rc = bs_report_write(full, (bs_report_format)fmt, &fs, &opts, &err);
+		cr_assert_eq(rc, BS_ERR_IO, "format %d: a full disk was not reported (rc %d)", fmt, rc);
+		cr_assert_not_null(strstr(err.message, "cannot write the report"));
+		cr_assert_null(strstr(err.message, token));
+		fclose(full);
+	}
+	bs_error err = BS_ERROR_INIT;
+	cr_assert_eq(bs_report_write(stdout, (bs_report_format)42, &fs, &opts, &err), BS_ERR_USAGE);
+	bs_findings_free(&fs);
+}
