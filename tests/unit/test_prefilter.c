@@ -93,7 +93,18 @@ static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const 
 	unsetenv("BSTSCAN_PREFILTER");
 	cr_assert_eq(rc, 0, "bs_prefilter_new: %s", err.message);
 	cr_assert_not_null(pf);
-	cr_assert_not_null(bs_prefilter_strategy(pf));
+	const char *name = bs_prefilter_strategy(pf);
+	cr_assert_not_null(name);
+	/* A forced strategy must be the one used whenever the CPU can run it, so
+	 * that each code path really is tested on a machine that has it. */
+	if (strcmp(strategy, "scalar") == 0)
+		cr_assert_str_eq(name, "scalar-bigram");
+#if defined(__x86_64__) || defined(__i386__)
+	if (strcmp(strategy, "ssse3") == 0 && __builtin_cpu_supports("ssse3"))
+		cr_assert_str_eq(name, "teddy-ssse3");
+	if (strcmp(strategy, "avx2") == 0 && __builtin_cpu_supports("avx2"))
+		cr_assert_str_eq(name, "teddy-avx2");
+#endif
 	return pf;
 }
 
