@@ -15,6 +15,9 @@
 /* Bytes of the line shown on each side of a secret in line_text. */
 #define LINE_CONTEXT 160
 #define ALLOW_MARKER "bstscan:allow"
+/* How far from the secret, on its line, the allow marker is honoured. The streamed window always
+ * holds this much around a match, so the answer does not depend on chunking or file size. */
+#define ALLOW_REACH (2 * LINE_CONTEXT)
 
 struct bs_scanner {
 	bs_ruleset *rules;
@@ -345,8 +348,12 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 		c->last_nl = (int64_t)(c->base_abs + (uint64_t)(q - c->base)) - 1;
 	}
 	line_bounds(c, cd->sec_start, cd->sec_end, &ls, &le);
-	if (le > ls && memmem(c->base + ls, le - ls, ALLOW_MARKER, sizeof(ALLOW_MARKER) - 1))
-		return;
+	{
+		size_t as = sec_rel > ls + ALLOW_REACH ? sec_rel - ALLOW_REACH : ls;
+		size_t ae = sec_rel + sec_len + ALLOW_REACH < le ? sec_rel + sec_len + ALLOW_REACH : le;
+		if (ae > as && memmem(c->base + as, ae - as, ALLOW_MARKER, sizeof(ALLOW_MARKER) - 1))
+			return;
+	}
 
 	f = bs_xcalloc(1, sizeof(*f));
 	f->rule_id = bs_xstrdup(r->id);

@@ -53,7 +53,8 @@ void bs_scan_begin(bs_scan_ctx *ctx, const bs_scan_input *input);
 int bs_scan_feed(bs_scan_ctx *ctx, const void *data, size_t len, bs_error *err);
 /* Flushes the tail of the content and appends its findings to out, in offset
  * order, each marked binary when the content held any NUL byte. Findings on
- * a line that carries the marker "bstscan:allow" are dropped. */
+ * a line that carries the marker "bstscan:allow" within 320 bytes of the
+ * secret are dropped (bounded so that streaming and chunking never change it). */
 int bs_scan_end(bs_scan_ctx *ctx, bs_findings *out, bs_error *err);
 
 /* Convenience: begin, feed the whole buffer, end. */

@@ -1,0 +1,62 @@
+/* Bad inputs for the scan engine itself (library level): results must not depend on how the
+ * content is cut into chunks or pieces. Found by fuzz/fuzz_scan.c. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scanner/engine.h"
+#include "tests/support/testutil.h"
+
+/* Scans data with the default pack and the given chunk size, whole (bs_scan_buffer) when
+ * piece is 0, else streamed in pieces of that size; returns the number of findings. */
+static size_t count(const char *data, size_t len, size_t chunk, size_t piece)
+{
+	bs_error err = BS_ERROR_INIT;
+	bs_ruleset *rs = bs_ruleset_new();
+	bs_scanner *sc;
+	bs_scan_ctx *ctx;
+	bs_findings fs = BS_FINDINGS_INIT;
+	bs_scan_input in = { "f.txt", 1, 0, NULL, NULL };
+	size_t n;
+	cr_assert_eq(bs_ruleset_load_default(rs, &err), 0, "%s", err.message);
+	cr_assert_eq(bs_scanner_new(&sc, rs, &(bs_scanner_opts){ 0, chunk }, &err), 0, "%s", err.message);
+	cr_assert_eq(bs_scan_ctx_new(&ctx, sc, &err), 0, "%s", err.message);
+	if (!piece) {
+		cr_assert_eq(bs_scan_buffer(ctx, &in, data, len, &fs, &err), 0);
+	} else {
+		bs_scan_begin(ctx, &in);
+		for (size_t pos = 0; pos < len; pos += piece)
+			bs_scan_feed(ctx, data + pos, len - pos < piece ? len - pos : piece, &err);
+		cr_assert_eq(bs_scan_end(ctx, &fs, &err), 0);
+	}
+	n = fs.len;
+	bs_findings_free(&fs);
+	bs_scan_ctx_free(ctx);
+	bs_scanner_free(sc);
+	bs_ruleset_free(rs);
+	return n;
+}
+
+/* A "bstscan:allow" far away on a very long line was honoured when the whole content was in
+ * memory and ignored when it was streamed (the window no longer held it). The marker now counts
+ * within 320 bytes of the secret, whatever the chunking. Regression input:
+ * fuzz/regressions/fuzz_scan/allow-marker-far-on-long-line. */
+Test(reliability_engine, allow_marker_reach_does_not_depend_on_chunking)
+{
+	char tok[48];
+	bs_buf far = BS_BUF_INIT, near = BS_BUF_INIT;
+	bs_test_make_bst_token(tok);
+	bs_buf_addf(&far, "k=%s ", tok);
+	for (int i = 0; i < 5000; i++)
+		bs_buf_addch(&far, 'y');
+	bs_buf_adds(&far, " # bstscan:allow\n");
+	bs_buf_addf(&near, "%s k=%s # bstscan:allow\n", far.ptr, tok); /* line 2: allowed */
+	for (size_t chunk = 1; chunk <= 4096; chunk *= 8) {
+		cr_assert_eq(count(far.ptr, far.len, chunk, 0), 1, "buffer, chunk %zu", chunk);
+		cr_assert_eq(count(far.ptr, far.len, chunk, 61), 1, "stream, chunk %zu", chunk);
+		cr_assert_eq(count(near.ptr, near.len, chunk, 0), 1, "buffer, chunk %zu", chunk);
+		cr_assert_eq(count(near.ptr, near.len, chunk, 7), 1, "stream, chunk %zu", chunk);
+	}
+	bs_buf_free(&far);
+	bs_buf_free(&near);
+}
