@@ -9,8 +9,9 @@
 /* Validators must be precise in both directions: a false drop hides a real
  * leak (it only resurfaces with --report-invalid), a false pass is noise.
  * Each check below therefore follows the vendor's construction exactly where
- * one is documented, and uses probabilities low enough (< 1e-6 per random
- * token) where it relies on heuristics such as placeholder words. */
+ * one is documented; where it relies on heuristics (placeholder words, runs,
+ * entropy) the rule pack's parameters keep the chance that a random token
+ * fails below 1e-5 (checked by simulation, see docs/rules.md). */
 
 /* ---- shared helpers ---------------------------------------------------- */
 
