@@ -103,6 +103,31 @@ def pem(label, nbytes, openssh=False, escape=None):
     return "-----BEGIN %s-----%s%s%s-----END %s-----" % (label, nl, nl.join(lines), nl, label)
 
 
+def crc24(data):
+    crc = 0xB704CE
+    for b in data:
+        crc ^= b << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def pgp(nbytes, checksum=True, header=True, tag=0xC5, bad_sum=False):
+    body = rng.randbytes(nbytes)
+    data = bytes([tag, 0xC0 + ((nbytes - 192) >> 8), (nbytes - 192) & 0xFF]) + body
+    b = base64.b64encode(data).decode()
+    out = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n"
+    if header:
+        out += "Comment: bstscan test fixture\n"
+    out += "\n" + "\n".join(b[i:i + 64] for i in range(0, len(b), 64)) + "\n"
+    if checksum:
+        crc = crc24(data) ^ (1 if bad_sum else 0)
+        out += "=" + base64.b64encode(crc.to_bytes(3, "big")).decode() + "\n"
+    return out + "-----END PGP PRIVATE KEY BLOCK-----"
+
+
 def glc():
     payload = '{"o":"%d","n":"fixture-stack-%s","k":"%s","m":{"r":"prod-us-east-0"}}' % (
         rng.randrange(100000, 999999), rand(HEX, 6), rand(ALNUM, 24))
@@ -719,6 +744,18 @@ family("private-key",
              pem("RSA PRIVATE KEY", 1190).replace("-----END RSA", "-----END EC"),
              "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(rng.randbytes(290)).decode() + "\n-----END PUBLIC KEY-----",
              "const header = '-----BEGIN PRIVATE KEY-----';"]),
+    rule("pgp-private-key", "private-key",
+         "OpenPGP private key block (ASCII armor, RFC 4880/9580): from -----BEGIN PGP PRIVATE KEY BLOCK----- to its "
+         "END line, once per block. The validator checks the data starts with a secret-key packet and, when the "
+         "armor has its =XXXX line, the CRC-24 checksum. Blocks longer than 12 KB are not reported.",
+         r"-----BEGIN PGP PRIVATE KEY BLOCK-----[\s\S]{64,12200}?-----END PGP PRIVATE KEY BLOCK-----",
+         ["BEGIN PGP PRIVATE KEY BLOCK-----"], "critical", 12288, [{"type": "pgp_private_key"}], secret_group=0,
+         tp=[pgp(900), "key.asc:\n" + pgp(1800, header=False),
+             '{"signing_key": "%s"}' % pgp(700, checksum=False).replace("\n", "\\n")],
+         fp=["-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQdGBF...\n-----END PGP PRIVATE KEY BLOCK-----",
+             pgp(900, bad_sum=True), pgp(900, tag=0xC6),
+             pgp(900).replace("PRIVATE KEY BLOCK", "PUBLIC KEY BLOCK"),
+             pgp(900).replace("-----END PGP PRIVATE KEY BLOCK-----", "")]),
 )
 
 
