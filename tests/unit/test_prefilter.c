@@ -114,7 +114,13 @@ static void check_scan(const bs_prefilter *pf, const char *const *kw, const size
 		       size_t n, const uint8_t *buf, size_t len, const char *what)
 {
 	hits got = {0}, want = {0};
-	int rc = bs_prefilter_scan(pf, buf, len, collect, &got);
+	/* An exact-size heap copy, so that AddressSanitizer builds catch any read past the end. */
+	uint8_t *exact = malloc(len ? len : 1);
+	cr_assert_not_null(exact);
+	if (len)
+		memcpy(exact, buf, len);
+	int rc = bs_prefilter_scan(pf, exact, len, collect, &got);
+	free(exact);
 	cr_assert_eq(rc, 0);
 	reference(&want, kw, lens, nocase, n, buf, len);
 	cr_assert(!got.unordered, "%s (%s): offsets not ascending", what, bs_prefilter_strategy(pf));
@@ -236,17 +242,23 @@ Test(prefilter, nul_and_high_bytes)
 	size_t lens[] = {2, 1, 3, 5, 1};
 	int nocase[] = {1, 0, 0, 1, 0};
 	uint8_t buf[300];
-	rng_state = 42;
-	for (size_t i = 0; i < sizeof(buf); i++) {
-		static const uint8_t alpha[] = {0, 0xff, 'a', 'b'};
-		buf[i] = alpha[rnd() % 4];
+	static const uint8_t alpha[] = {0, 0xff, 'a', 'b'};
+	for (uint64_t seed = 42; seed < 46; seed++) {
+		rng_state = seed;
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = alpha[rnd() % (seed == 42 ? 4 : 2)];
+		for (size_t len = 0; len <= sizeof(buf); len += 7)
+			check_all_strategies(kw, lens, nocase, 5, buf + (sizeof(buf) - len), len, "nul/0xff");
 	}
-	for (size_t len = 0; len <= sizeof(buf); len += 7)
-		check_all_strategies(kw, lens, nocase, 5, buf + (sizeof(buf) - len), len, "nul/0xff");
+	/* Runs of one byte: every offset is a candidate. */
+	for (size_t a = 0; a < sizeof(alpha); a++) {
+		memset(buf, alpha[a], sizeof(buf));
+		check_all_strategies(kw, lens, nocase, 5, buf, sizeof(buf), "run of one byte");
+	}
 }
 
-/* Random buffers over small and large alphabets with planted keywords at the
- * start, the end and overlapping, for every length 0..300 (SIMD blocks are 16
+/* Random buffers over small and large alphabets (and long runs of one byte)
+ * with planted keywords at the start, the end and overlapping, for every length 0..300 (SIMD blocks are 16
  * and 32 bytes, so every tail shape is covered). */
 static void random_round(const char *const *kw, const size_t *lens, const int *nocase, size_t n, uint64_t seed)
 {
@@ -257,11 +269,13 @@ static void random_round(const char *const *kw, const size_t *lens, const int *n
 	for (size_t s = 0; s < N_STRATEGIES; s++)
 		pfs[s] = make_pf(strategies[s], kw, lens, nocase, n);
 	for (size_t len = 0; len <= 300; len++) {
-		int alphabet = (int)(rnd() % 3);
+		int alphabet = (int)(rnd() % 4);
+		uint8_t run = "\0\xff" "a_"[rnd() % 4];
 		for (size_t i = 0; i < len; i++)
-			buf[i] = alphabet == 0 ? (uint8_t)small[rnd() % (sizeof(small) - 1)]
-			       : alphabet == 1 ? (uint8_t)(rnd() & 0xff)
-					       : (uint8_t)(' ' + rnd() % 95);
+			buf[i] = alphabet == 0	 ? (uint8_t)small[rnd() % (sizeof(small) - 1)]
+				 : alphabet == 1 ? (uint8_t)(rnd() & 0xff)
+				 : alphabet == 2 ? (uint8_t)(' ' + rnd() % 95)
+						 : (rnd() % 8 ? run : (uint8_t)small[rnd() % (sizeof(small) - 1)]);
 		size_t plants = len ? rnd() % 6 : 0;
 		for (size_t p = 0; p < plants; p++) {
 			size_t k = rnd() % n;
@@ -293,6 +307,27 @@ Test(prefilter, random_rule_pack)
 		nocase[i] = strcmp(pack[i], "PRIVATE KEY-----") == 0 || strcmp(pack[i], "key-") == 0;
 	for (uint64_t seed = 1; seed <= 6; seed++)
 		random_round(pack, lens, seed % 2 ? nocase : NULL, N_PACK, seed);
+}
+
+Test(prefilter, rule_pack_gets_simd_strategy_when_cpu_has_it)
+{
+	/* The scanner's speed depends on it: a change to the bucket model that
+	 * made the pack fall back to the scalar path would fail here. */
+	size_t lens[N_PACK];
+	set_lens(lens, pack, N_PACK);
+	bs_prefilter *pf = make_pf("auto", pack, lens, NULL, N_PACK);
+	const char *name = bs_prefilter_strategy(pf);
+#if defined(__x86_64__)
+	if (__builtin_cpu_supports("avx2"))
+		cr_assert_str_eq(name, "teddy-avx2");
+	else if (__builtin_cpu_supports("ssse3"))
+		cr_assert_str_eq(name, "teddy-ssse3");
+	else
+		cr_assert_str_eq(name, "scalar-hash");
+#else
+	cr_assert_str_eq(name, "scalar-hash");
+#endif
+	bs_prefilter_free(pf);
 }
 
 Test(prefilter, random_small_sets)
