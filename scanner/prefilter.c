@@ -132,7 +132,7 @@ static inline void bit_set(uint8_t *bits, unsigned i)
 
 /* Reports the keywords starting with buf[p] that match at p. */
 static inline int verify_first(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t p, bs_prefilter_cb cb,
-			       void *ud)
+                               void *ud)
 {
 	uint32_t lo = pf->first[buf[p]], hi = pf->first[buf[p] + 1];
 	for (uint32_t j = lo; j < hi; j++) {
@@ -148,7 +148,7 @@ static inline int verify_first(const bs_prefilter *pf, const uint8_t *buf, size_
 
 /* Scans offsets [from, len) one by one. Also finishes the tail of the SIMD scans. */
 static int scan_scalar_from(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t from, bs_prefilter_cb cb,
-			    void *ud)
+                            void *ud)
 {
 	size_t p = from;
 	for (; p + 4 <= len; p++) {
@@ -244,6 +244,7 @@ static void build_scalar(bs_prefilter *pf)
 /* Byte frequencies (per 65536, at least 1) of C headers and Python and Perl
  * sources (/usr/include, /usr/lib/python3, /usr/share/perl). They only steer
  * which keywords share a bucket; any table gives exact results. */
+/* clang-format off */
 static const uint16_t src_freq[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 209, 1681, 1, 1, 1, 1, 1,
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -262,6 +263,7 @@ static const uint16_t src_freq[256] = {
 	2, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 	2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
+/* clang-format on */
 
 /* A candidate bucket: nibble sets per fingerprint position. */
 typedef struct pf_group {
@@ -510,7 +512,7 @@ static double build_teddy(bs_prefilter *pf)
 
 /* Reports keyword e->idx[i] at p if its bytes after the first four match too. */
 static inline int confirm(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t p, uint32_t idx,
-			  bs_prefilter_cb cb, void *ud)
+                          bs_prefilter_cb cb, void *ud)
 {
 	const pf_keyword *k = &pf->kw[idx];
 	if (k->len > 4 && (k->len > len - p || !tail_matches(k, buf + p, 4)))
@@ -520,7 +522,7 @@ static inline int confirm(const bs_prefilter *pf, const uint8_t *buf, size_t len
 
 /* Verifies the keywords of the buckets in `buckets` at offset p; p + 4 <= len. */
 static inline int verify_at(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t p, unsigned buckets,
-			    bs_prefilter_cb cb, void *ud)
+                            bs_prefilter_cb cb, void *ud)
 {
 	const pf_entries *E = &pf->ent;
 	uint32_t x;
@@ -556,9 +558,9 @@ static inline int verify_at(const bs_prefilter *pf, const uint8_t *buf, size_t l
 
 #if PF_X86
 /* As verify_at, eight entries per compare. */
-__attribute__((target("avx2"))) static inline int verify_at_avx2(const bs_prefilter *pf, const uint8_t *buf,
-								 size_t len, size_t p, unsigned buckets,
-								 bs_prefilter_cb cb, void *ud)
+__attribute__((target("avx2"))) static inline int verify_at_avx2(const bs_prefilter *pf, const uint8_t *buf, size_t len,
+                                                                 size_t p, unsigned buckets, bs_prefilter_cb cb,
+                                                                 void *ud)
 {
 	const pf_entries *E = &pf->ent;
 	uint32_t x;
@@ -587,7 +589,7 @@ __attribute__((target("avx2"))) static inline int verify_at_avx2(const bs_prefil
 
 #if PF_X86
 __attribute__((target("ssse3"))) static int scan_ssse3(const bs_prefilter *pf, const uint8_t *buf, size_t len,
-						       bs_prefilter_cb cb, void *ud)
+                                                       bs_prefilter_cb cb, void *ud)
 {
 	enum { W = 16 };
 	__m128i lo[PF_FP], hi[PF_FP];
@@ -623,7 +625,7 @@ __attribute__((target("ssse3"))) static int scan_ssse3(const bs_prefilter *pf, c
 }
 
 __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, const uint8_t *buf, size_t len,
-						     bs_prefilter_cb cb, void *ud)
+                                                     bs_prefilter_cb cb, void *ud)
 {
 	enum { W = 32 };
 	__m256i lo[PF_FP], hi[PF_FP];
@@ -686,8 +688,8 @@ static void choose_strategy(bs_prefilter *pf)
 #endif
 }
 
-int bs_prefilter_new(bs_prefilter **out, const char *const *keywords, const size_t *lens, const int *nocase,
-		     size_t n, bs_error *err)
+int bs_prefilter_new(bs_prefilter **out, const char *const *keywords, const size_t *lens, const int *nocase, size_t n,
+                     bs_error *err)
 {
 	*out = NULL;
 	if (n > UINT32_MAX / 4)

@@ -17,7 +17,7 @@ typedef struct hit {
 typedef struct hits {
 	hit *v;
 	size_t n, cap;
-	int unordered; /* set when an offset came before the previous one */
+	int unordered;     /* set when an offset came before the previous one */
 	size_t stop_after; /* return 7 from the callback at this hit number (0: never) */
 } hits;
 
@@ -49,7 +49,7 @@ static uint8_t lower(uint8_t c)
 }
 
 static void reference(hits *h, const char *const *kw, const size_t *lens, const int *nocase, size_t n,
-		      const uint8_t *buf, size_t len)
+                      const uint8_t *buf, size_t len)
 {
 	for (size_t off = 0; off < len; off++)
 		for (size_t i = 0; i < n; i++) {
@@ -84,7 +84,7 @@ static const char *const strategies[] = {"scalar", "ssse3", "avx2", "auto"};
 #define N_STRATEGIES (sizeof(strategies) / sizeof(strategies[0]))
 
 static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const size_t *lens, const int *nocase,
-			     size_t n)
+                             size_t n)
 {
 	bs_prefilter *pf = NULL;
 	bs_error err = BS_ERROR_INIT;
@@ -110,8 +110,8 @@ static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const 
 
 /* Scans buf with pf and with the reference; asserts the same multiset of hits
  * and ascending offsets. */
-static void check_scan(const bs_prefilter *pf, const char *const *kw, const size_t *lens, const int *nocase,
-		       size_t n, const uint8_t *buf, size_t len, const char *what)
+static void check_scan(const bs_prefilter *pf, const char *const *kw, const size_t *lens, const int *nocase, size_t n,
+                       const uint8_t *buf, size_t len, const char *what)
 {
 	hits got = {0}, want = {0};
 	/* An exact-size heap copy, so that AddressSanitizer builds catch any read past the end. */
@@ -128,19 +128,18 @@ static void check_scan(const bs_prefilter *pf, const char *const *kw, const size
 		qsort(got.v, got.n, sizeof(hit), hit_cmp);
 	if (want.n)
 		qsort(want.v, want.n, sizeof(hit), hit_cmp);
-	cr_assert_eq(got.n, want.n, "%s (%s), len %zu: %zu hits, want %zu", what, bs_prefilter_strategy(pf), len,
-		     got.n, want.n);
+	cr_assert_eq(got.n, want.n, "%s (%s), len %zu: %zu hits, want %zu", what, bs_prefilter_strategy(pf), len, got.n,
+	             want.n);
 	for (size_t i = 0; i < got.n; i++)
 		cr_assert(got.v[i].off == want.v[i].off && got.v[i].idx == want.v[i].idx,
-			  "%s (%s), len %zu: hit %zu is keyword %zu at %zu, want keyword %zu at %zu", what,
-			  bs_prefilter_strategy(pf), len, i, got.v[i].idx, got.v[i].off, want.v[i].idx,
-			  want.v[i].off);
+		          "%s (%s), len %zu: hit %zu is keyword %zu at %zu, want keyword %zu at %zu", what,
+		          bs_prefilter_strategy(pf), len, i, got.v[i].idx, got.v[i].off, want.v[i].idx, want.v[i].off);
 	free(got.v);
 	free(want.v);
 }
 
 static void check_all_strategies(const char *const *kw, const size_t *lens, const int *nocase, size_t n,
-				 const uint8_t *buf, size_t len, const char *what)
+                                 const uint8_t *buf, size_t len, const char *what)
 {
 	for (size_t s = 0; s < N_STRATEGIES; s++) {
 		bs_prefilter *pf = make_pf(strategies[s], kw, lens, nocase, n);
@@ -156,12 +155,62 @@ static size_t set_lens(size_t *lens, const char *const *kw, size_t n)
 	return n;
 }
 
-static const char *const pack[] = {
-	"bst_", "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "glrt-", "xoxb-", "xoxp-",
-	"xoxa-", "xoxe-", "hooks.slack.com", "sk_live_", "rk_live_", "sk_test_", "npm_", "pypi-", "AKIA", "ASIA",
-	"AIza", "sk-proj-", "T3BlbkFJ", "sk-ant-", "hf_", "shpat_", "shpss_", "shpca_", "shppa_", "dop_v1_", "doo_v1_",
-	"dor_v1_", "dp.pt.", "dp.st.", "hvs.", "hvb.", "atlasv1", "dapi", "lin_api_", "PMAK-", "pul-", "glc_", "glsa_",
-	"SG.", "AC", "SK", "key-", "ATATT", "sntrys_", "sntryu_", "pscale_tkn_", "sbp_", "figd_", "PRIVATE KEY-----"};
+static const char *const pack[] = {"bst_",
+                                   "ghp_",
+                                   "gho_",
+                                   "ghu_",
+                                   "ghs_",
+                                   "ghr_",
+                                   "github_pat_",
+                                   "glpat-",
+                                   "gldt-",
+                                   "glrt-",
+                                   "xoxb-",
+                                   "xoxp-",
+                                   "xoxa-",
+                                   "xoxe-",
+                                   "hooks.slack.com",
+                                   "sk_live_",
+                                   "rk_live_",
+                                   "sk_test_",
+                                   "npm_",
+                                   "pypi-",
+                                   "AKIA",
+                                   "ASIA",
+                                   "AIza",
+                                   "sk-proj-",
+                                   "T3BlbkFJ",
+                                   "sk-ant-",
+                                   "hf_",
+                                   "shpat_",
+                                   "shpss_",
+                                   "shpca_",
+                                   "shppa_",
+                                   "dop_v1_",
+                                   "doo_v1_",
+                                   "dor_v1_",
+                                   "dp.pt.",
+                                   "dp.st.",
+                                   "hvs.",
+                                   "hvb.",
+                                   "atlasv1",
+                                   "dapi",
+                                   "lin_api_",
+                                   "PMAK-",
+                                   "pul-",
+                                   "glc_",
+                                   "glsa_",
+                                   "SG.",
+                                   "AC",
+                                   "SK",
+                                   "key-",
+                                   "ATATT",
+                                   "sntrys_",
+                                   "sntryu_",
+                                   "pscale_tkn_",
+                                   "sbp_",
+                                   "figd_",
+                                   "PRIVATE KEY-----"};
 #define N_PACK (sizeof(pack) / sizeof(pack[0]))
 
 Test(prefilter, empty_buffer_and_empty_keyword_set)
@@ -219,7 +268,7 @@ Test(prefilter, callback_stop_value_propagates)
 			got.stop_after = stop;
 			cr_assert_eq(bs_prefilter_scan(pf, buf, sizeof(buf), collect, &got), 7);
 			cr_assert_eq(got.n, stop, "%s: scan went on after the callback stopped it",
-				     bs_prefilter_strategy(pf));
+			             bs_prefilter_strategy(pf));
 			free(got.v);
 		}
 		bs_prefilter_free(pf);
@@ -270,18 +319,21 @@ static void random_round(const char *const *kw, const size_t *lens, const int *n
 		pfs[s] = make_pf(strategies[s], kw, lens, nocase, n);
 	for (size_t len = 0; len <= 300; len++) {
 		int alphabet = (int)(rnd() % 4);
-		uint8_t run = "\0\xff" "a_"[rnd() % 4];
+		uint8_t run = "\0\xff"
+		              "a_"[rnd() % 4];
 		for (size_t i = 0; i < len; i++)
-			buf[i] = alphabet == 0	 ? (uint8_t)small[rnd() % (sizeof(small) - 1)]
-				 : alphabet == 1 ? (uint8_t)(rnd() & 0xff)
-				 : alphabet == 2 ? (uint8_t)(' ' + rnd() % 95)
-						 : (rnd() % 8 ? run : (uint8_t)small[rnd() % (sizeof(small) - 1)]);
+			buf[i] = alphabet == 0   ? (uint8_t)small[rnd() % (sizeof(small) - 1)]
+			         : alphabet == 1 ? (uint8_t)(rnd() & 0xff)
+			         : alphabet == 2 ? (uint8_t)(' ' + rnd() % 95)
+			                         : (rnd() % 8 ? run : (uint8_t)small[rnd() % (sizeof(small) - 1)]);
 		size_t plants = len ? rnd() % 6 : 0;
 		for (size_t p = 0; p < plants; p++) {
 			size_t k = rnd() % n;
 			if (lens[k] > len)
 				continue;
-			size_t where = rnd() % 4 == 0 ? 0 : rnd() % 4 == 0 ? len - lens[k] : rnd() % (len - lens[k] + 1);
+			size_t where = rnd() % 4 == 0   ? 0
+			               : rnd() % 4 == 0 ? len - lens[k]
+			                                : rnd() % (len - lens[k] + 1);
 			for (size_t j = 0; j < lens[k]; j++) {
 				uint8_t c = (uint8_t)kw[k][j];
 				if (nocase && nocase[k] && (rnd() & 1) && c >= 'a' && c <= 'z')
@@ -334,12 +386,12 @@ Test(prefilter, random_small_sets)
 {
 	/* Sets with short keywords, shared prefixes, duplicates and common bytes. */
 	static const char *const sets[][6] = {
-		{"a", NULL},
-		{"ab", "b", NULL},
-		{"ghp_", "gh", "g", "ghp_", NULL},
-		{"AKI", "aki", "kIa", "_-", NULL},
-		{"-", "_", "--", "-_-", NULL},
-		{"abababab", "babababa", "ab", NULL},
+	    {"a", NULL},
+	    {"ab", "b", NULL},
+	    {"ghp_", "gh", "g", "ghp_", NULL},
+	    {"AKI", "aki", "kIa", "_-", NULL},
+	    {"-", "_", "--", "-_-", NULL},
+	    {"abababab", "babababa", "ab", NULL},
 	};
 	for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
 		size_t n = 0, lens[6];
