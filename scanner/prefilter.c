@@ -7,6 +7,14 @@
 #else
 #define PF_X86 0
 #endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define PF_NEON 1
+#else
+#define PF_NEON 0
+#endif
+/* Other architectures build the scalar strategy only. */
+#define PF_SIMD (PF_X86 || PF_NEON)
 
 #include "common/buf.h"
 #include "scanner/prefilter.h"
@@ -239,6 +247,7 @@ static void build_scalar(bs_prefilter *pf)
 	}
 }
 
+#if PF_SIMD
 /* ---- bucket assignment ---- */
 
 /* Byte frequencies (per 65536, at least 1) of C headers and Python and Perl
@@ -661,8 +670,45 @@ __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, con
 }
 #endif
 
-/* BSTSCAN_PREFILTER=scalar|ssse3|avx2 forces a strategy (for tests and
- * benchmarks); a SIMD one the CPU lacks falls back to the next best. */
+#if PF_NEON
+/* TBL is AArch64's PSHUFB (an index >= 16 gives 0; the nibbles never are). */
+static int scan_neon(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud)
+{
+	enum { W = 16 };
+	uint8x16_t lo[PF_FP], hi[PF_FP];
+	for (int j = 0; j < PF_FP; j++) {
+		lo[j] = vld1q_u8(pf->lo[j]);
+		hi[j] = vld1q_u8(pf->hi[j]);
+	}
+	const uint8x16_t nib = vdupq_n_u8(0x0f);
+	size_t i = 0;
+	for (; i + W + PF_FP - 1 <= len; i += W) {
+		uint8x16_t acc = vdupq_n_u8(0xff);
+		for (int j = 0; j < PF_FP; j++) {
+			uint8x16_t v = vld1q_u8(buf + i + j);
+			uint8x16_t l = vqtbl1q_u8(lo[j], vandq_u8(v, nib));
+			uint8x16_t h = vqtbl1q_u8(hi[j], vshrq_n_u8(v, 4));
+			acc = vandq_u8(acc, vandq_u8(l, h));
+		}
+		if (vmaxvq_u8(acc) == 0)
+			continue;
+		uint8_t res[W];
+		vst1q_u8(res, acc);
+		for (int bit = 0; bit < W; bit++) {
+			if (!res[bit])
+				continue;
+			int rc = verify_at(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
+			if (rc)
+				return rc;
+		}
+	}
+	return scan_scalar_from(pf, buf, len, i, cb, ud);
+}
+#endif
+#endif /* PF_SIMD */
+
+/* BSTSCAN_PREFILTER=scalar|ssse3|avx2|neon forces a strategy (for tests and
+ * benchmarks); a SIMD one the CPU lacks falls back to the best it has. */
 static void choose_strategy(bs_prefilter *pf)
 {
 	const char *want = getenv("BSTSCAN_PREFILTER");
@@ -685,6 +731,14 @@ static void choose_strategy(bs_prefilter *pf)
 		pf->scan = scan_ssse3;
 		pf->strategy = "teddy-ssse3";
 	}
+#elif PF_NEON
+	/* NEON is part of the AArch64 base ISA: no run-time check. */
+	int forced = want && strcmp(want, "neon") == 0;
+	double fire = build_teddy(pf);
+	if (!forced && fire > PF_TEDDY_MAX_FIRE)
+		return;
+	pf->scan = scan_neon;
+	pf->strategy = "teddy-neon";
 #endif
 }
 

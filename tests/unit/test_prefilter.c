@@ -80,7 +80,7 @@ static uint64_t rnd(void)
 
 /* The strategies the test forces through BSTSCAN_PREFILTER; "auto" lets the
  * prefilter choose. */
-static const char *const strategies[] = {"scalar", "ssse3", "avx2", "auto"};
+static const char *const strategies[] = {"scalar", "ssse3", "avx2", "neon", "auto"};
 #define N_STRATEGIES (sizeof(strategies) / sizeof(strategies[0]))
 
 static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const size_t *lens, const int *nocase,
@@ -104,6 +104,9 @@ static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const 
 		cr_assert_str_eq(name, "teddy-ssse3");
 	if (strcmp(strategy, "avx2") == 0 && __builtin_cpu_supports("avx2"))
 		cr_assert_str_eq(name, "teddy-avx2");
+#elif defined(__aarch64__)
+	if (strcmp(strategy, "neon") == 0)
+		cr_assert_str_eq(name, "teddy-neon");
 #endif
 	return pf;
 }
@@ -115,7 +118,7 @@ static void check_scan(const bs_prefilter *pf, const char *const *kw, const size
 {
 	hits got = {0}, want = {0};
 	/* An exact-size heap copy, so that AddressSanitizer builds catch any read past the end. */
-	uint8_t *exact = malloc(len ? len : 1);
+	uint8_t *exact = calloc(len ? len : 1, 1);
 	cr_assert_not_null(exact);
 	if (len)
 		memcpy(exact, buf, len);
@@ -376,6 +379,8 @@ Test(prefilter, rule_pack_gets_simd_strategy_when_cpu_has_it)
 		cr_assert_str_eq(name, "teddy-ssse3");
 	else
 		cr_assert_str_eq(name, "scalar-hash");
+#elif defined(__aarch64__)
+	cr_assert_str_eq(name, "teddy-neon");
 #else
 	cr_assert_str_eq(name, "scalar-hash");
 #endif
