@@ -222,6 +222,13 @@ Test(prefilter, empty_buffer_and_empty_keyword_set)
 	size_t lens[] = {3};
 	check_all_strategies(kw, lens, NULL, 1, (const uint8_t *)"", 0, "empty buffer");
 	check_all_strategies(kw, lens, NULL, 0, (const uint8_t *)"abcabc", 6, "no keywords");
+	for (size_t s = 0; s < N_STRATEGIES; s++) {
+		bs_prefilter *pf = make_pf(strategies[s], kw, lens, NULL, 1);
+		hits got = {0};
+		cr_assert_eq(bs_prefilter_scan(pf, NULL, 0, collect, &got), 0);
+		cr_assert_eq(got.n, 0);
+		bs_prefilter_free(pf);
+	}
 }
 
 Test(prefilter, rejects_empty_keyword)
