@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,23 +46,25 @@ static int json_num(const cJSON *json, const char *name, double def, double min,
 }
 
 /* IEEE 802.3 CRC-32 (zlib's crc32, Go's crc32.ChecksumIEEE). */
+static uint32_t crc_table[256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+	for (uint32_t i = 0; i < 256; i++) {
+		uint32_t k = i;
+		for (int j = 0; j < 8; j++)
+			k = k & 1 ? 0xedb88320u ^ (k >> 1) : k >> 1;
+		crc_table[i] = k;
+	}
+}
+
 uint32_t bs_validate_crc32(const uint8_t *p, size_t n)
 {
-	static uint32_t table[256];
-	static int ready;
 	uint32_t c = 0xffffffffu;
-	if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-		/* Idempotent: racing threads write identical values. */
-		for (uint32_t i = 0; i < 256; i++) {
-			uint32_t k = i;
-			for (int j = 0; j < 8; j++)
-				k = k & 1 ? 0xedb88320u ^ (k >> 1) : k >> 1;
-			__atomic_store_n(&table[i], k, __ATOMIC_RELAXED);
-		}
-		__atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-	}
+	pthread_once(&crc_once, crc_init);
 	for (size_t i = 0; i < n; i++)
-		c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+		c = crc_table[(c ^ p[i]) & 0xff] ^ (c >> 8);
 	return c ^ 0xffffffffu;
 }
 
