@@ -24,7 +24,7 @@
  * bytes are a fingerprint; keywords are grouped into 8 buckets, and for every
  * fingerprint position j two 16-entry tables map the low and the high nibble of
  * a byte to the set of buckets whose j-th byte may have that nibble. PSHUFB
- * looks up 16 or 32 bytes at once; ANDing the PF_FP shifted lookups leaves, per
+ * (TBL on AArch64) looks up 16 or 32 bytes at once; ANDing the PF_FP shifted lookups leaves, per
  * offset, the buckets whose fingerprint may start there. Only those offsets are
  * verified exactly. Nibble sets over-approximate (a bucket holding 'A' and 'S'
  * also accepts 'C' and 'Q'), so which keywords share a bucket decides how many
@@ -39,8 +39,10 @@
 
 #define PF_FP 4
 #define PF_QUAD_BITS 16
-/* Teddy is used when the expected share of offsets where some bucket fires
- * stays below this (the rule pack: ~1/300); above, the scalar filter wins. */
+/* Teddy is used when the modelled share of offsets where some bucket fires
+ * stays below this; above, the scalar filter is faster. The 56-keyword rule
+ * pack models at 0.002 (measured on source text: 0.006); 200 random
+ * alphanumeric keywords model at 0.18, where Teddy runs at half the scalar speed. */
 #define PF_TEDDY_MAX_FIRE 0.05
 #define PF_BUCKETS 8
 /* Beyond this many distinct fingerprints, neighbours (in sorted order) are
