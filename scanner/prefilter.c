@@ -357,8 +357,8 @@ static const char *const src_bigrams[17] = {
 /* clang-format on */
 
 typedef struct pf_model {
-	float pair[256][256]; /* share of offsets where bytes a, b occur */
 	float uni[256];       /* share of offsets where byte a occurs */
+	float next[256][256]; /* chance that byte b follows byte a */
 } pf_model;
 
 static void model_init(pf_model *m)
@@ -367,19 +367,34 @@ static void model_init(pf_model *m)
 	for (int a = 0; a < 256; a++)
 		for (int b = 0; b < 256; b++) {
 			double p = src_freq[a] / 65536.0 * (src_freq[b] / 65536.0);
-			m->pair[a][b] = (float)(p < 1.0 / (1 << 17) ? p : 1.0 / (1 << 17));
+			m->next[a][b] = (float)(p < 1.0 / (1 << 17) ? p : 1.0 / (1 << 17));
 		}
 	for (int k = 0; k < 17; k++) {
 		const char *s = src_bigrams[k];
 		for (size_t i = 0; s && s[i] && s[i + 1]; i += 2)
-			m->pair[(uint8_t)s[i]][(uint8_t)s[i + 1]] = (float)(1.0 / (double)(1u << k) / 1.41421356);
+			m->next[(uint8_t)s[i]][(uint8_t)s[i + 1]] = (float)(1.0 / (double)(1u << k) / 1.41421356);
 	}
+	/* Rows now hold pair shares; their sums are the byte shares, and dividing gives the transitions. */
 	for (int a = 0; a < 256; a++) {
 		double s = 0;
 		for (int b = 0; b < 256; b++)
-			s += m->pair[a][b];
+			s += m->next[a][b];
 		m->uni[a] = (float)s;
+		for (int b = 0; b < 256; b++)
+			m->next[a][b] = (float)(m->next[a][b] / s);
 	}
+}
+
+/* The bytes whose nibbles are both in the sets; returns how many. */
+static int nibble_bytes(uint16_t lo, uint16_t hi, uint8_t out[256])
+{
+	int n = 0;
+	for (int h = 0; h < 16; h++)
+		if (hi & (1u << h))
+			for (int l = 0; l < 16; l++)
+				if (lo & (1u << l))
+					out[n++] = (uint8_t)(h * 16 + l);
+	return n;
 }
 
 /* Expected verification work per offset: the chance that the bucket fires
@@ -387,38 +402,31 @@ static void model_init(pf_model *m)
  * entries to check then (plus a fixed cost for the branch). */
 static double group_cost(const pf_model *m, const pf_group *g)
 {
-	uint8_t set[PF_FP][256];
-	int ns[PF_FP];
-	for (int j = 0; j < PF_FP; j++) {
-		ns[j] = 0;
-		for (int c = 0; c < 256; c++)
-			if ((g->lo[j] >> (c & 15)) & (g->hi[j] >> (c >> 4)) & 1)
-				set[j][ns[j]++] = (uint8_t)c;
-	}
 	/* Trailing positions that accept every byte (short keywords) do not change the chance. */
 	int last = PF_FP - 1;
-	while (last > 0 && ns[last] == 256)
+	while (last > 0 && g->lo[last] == 0xffff && g->hi[last] == 0xffff)
 		last--;
+	uint8_t set[2][256];
+	int ns = nibble_bytes(g->lo[0], g->hi[0], set[0]);
 	double v[256], nv[256];
-	for (int i = 0; i < ns[0]; i++)
+	for (int i = 0; i < ns; i++)
 		v[set[0][i]] = m->uni[set[0][i]];
 	for (int j = 1; j <= last; j++) {
-		for (int i = 0; i < ns[j]; i++) {
-			int d = set[j][i];
+		uint8_t *prev = set[(j - 1) & 1], *cur = set[j & 1];
+		int nc = nibble_bytes(g->lo[j], g->hi[j], cur);
+		for (int i = 0; i < nc; i++) {
 			double s = 0;
-			for (int k = 0; k < ns[j - 1]; k++) {
-				int c = set[j - 1][k];
-				if (m->uni[c] > 0)
-					s += v[c] * m->pair[c][d] / m->uni[c];
-			}
-			nv[d] = s;
+			for (int k = 0; k < ns; k++)
+				s += v[prev[k]] * m->next[prev[k]][cur[i]];
+			nv[cur[i]] = s;
 		}
-		for (int i = 0; i < ns[j]; i++)
-			v[set[j][i]] = nv[set[j][i]];
+		for (int i = 0; i < nc; i++)
+			v[cur[i]] = nv[cur[i]];
+		ns = nc;
 	}
 	double p = 0;
-	for (int i = 0; i < ns[last]; i++)
-		p += v[set[last][i]];
+	for (int i = 0; i < ns; i++)
+		p += v[set[last & 1][i]];
 	return p * (4.0 + (double)g->nkw);
 }
 
