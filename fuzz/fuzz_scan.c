@@ -10,7 +10,8 @@
  *
  * Input: 4 parameter bytes (chunk size; seed of the piece sizes fed through
  * bs_scan_begin/feed/end), then the content. The engine runs with the default pack, once over the
- * whole buffer (bs_scan_buffer) and once streamed in random pieces, both with a small chunk size
+ * whole buffer (bs_scan_buffer) and twice streamed in random pieces (bs_scan_feed, and the
+ * zero-copy bs_scan_feed_reserve/commit), all with a small chunk size
  * so chunk boundaries fall everywhere.
  */
 #include <stdint.h>
@@ -209,10 +210,11 @@ int BS_FUZZ_ENTRY(const uint8_t *data, size_t size)
 	seed = (unsigned)data[1] | (unsigned)data[2] << 8 | (unsigned)data[3] << 16;
 	buf = data + 4;
 	len = size - 4;
-	binary = len && memchr(buf, 0, len) != NULL;
+	/* engine.h: binary means a NUL byte in the first 8000 bytes. */
+	binary = len && memchr(buf, 0, len < 8000 ? len : 8000) != NULL;
 	fs_reference(&ref, buf, len);
 
-	for (int mode = 0; mode < 2; mode++) {
+	for (int mode = 0; mode < 3; mode++) {
 		bs_scan_ctx *ctx = NULL;
 		bs_error err = BS_ERROR_INIT;
 		bs_findings fs = BS_FINDINGS_INIT;
@@ -232,13 +234,20 @@ int BS_FUZZ_ENTRY(const uint8_t *data, size_t size)
 				n = (x >> 8) % (max + 1);
 				if (n > len - pos)
 					n = len - pos;
-				bs_scan_feed(ctx, buf + pos, n, &err);
+				if (mode == 1) {
+					bs_scan_feed(ctx, buf + pos, n, &err);
+				} else {
+					/* Zero-copy: reserve more than is written, as a short read does. */
+					void *room = bs_scan_feed_reserve(ctx, n + (x & 0xff));
+					memcpy(room, buf + pos, n);
+					bs_scan_feed_commit(ctx, n, &err);
+				}
 				pos += n;
 			}
 			bs_scan_end(ctx, &fs, &err);
 		}
 		fs_collect(&got, &fs, buf, len, binary);
-		fs_compare(&ref, &got, mode == 0 ? "buffer" : "stream", chunk);
+		fs_compare(&ref, &got, mode == 0 ? "buffer" : mode == 1 ? "feed" : "reserve/commit", chunk);
 		free(got.v);
 		bs_findings_free(&fs);
 		bs_scan_ctx_free(ctx);
