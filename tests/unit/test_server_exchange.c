@@ -163,7 +163,8 @@ Test(exchange, bad_signature)
 
 	/* a valid token whose payload was swapped for another subject */
 	{
-		char *good = test_jwt(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
+		char *good_claims = claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0);
+		char *good = test_jwt(rsa_key, "rsa-1", good_claims);
 		char *evil_claims = claims(CI_ISSUER, "\"" CI_AUD "\"", "repo:example/app:ref:refs/heads/evil", 300, 0);
 		bs_buf forged = BS_BUF_INIT;
 		const char *d1 = strchr(good, '.'), *d2 = strchr(d1 + 1, '.');
@@ -175,6 +176,7 @@ Test(exchange, bad_signature)
 		http_free(&r);
 		bs_buf_free(&forged);
 		free(good);
+		free(good_claims);
 		free(evil_claims);
 	}
 
@@ -226,7 +228,8 @@ Test(exchange, subject_outside_the_policy_pattern)
 Test(exchange, malformed_requests)
 {
 	http_resp r;
-	char *jwt = test_jwt(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
+	char *cl = claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0);
+	char *jwt = test_jwt(rsa_key, "rsa-1", cl);
 	char *form = bs_xasprintf("grant_type=%s&subject_token=%s&subject_token_type=%s", GT_EXCHANGE, jwt,
 				  "urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token");
 	form_post(&S, &r, "/oauth/token", form);
@@ -257,4 +260,5 @@ Test(exchange, malformed_requests)
 	expect_error(&r, 401, "invalid_client");
 	http_free(&r);
 	free(jwt);
+	free(cl);
 }
