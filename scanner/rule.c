@@ -401,7 +401,8 @@ int bs_ruleset_load_path(bs_ruleset *rs, const char *path, bs_error *err)
 		names[n++] = bs_xasprintf("%s/%s", path, de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_str);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined behaviour: an empty directory has no names */
+		qsort(names, n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = load_file(rs, names[i], err);
 	free_strv(names, n);
