@@ -306,6 +306,11 @@ static int parse_rule(bs_rule **out, const cJSON *j, const char *source, size_t 
 				return RULE_ERR("%s: rule '%s': \"secret_group\" is %d but the regex has %u groups",
 						source, id, r->secret_group, groups);
 		}
+		/* A user rule that could stall every scan is refused here, not met mid-scan. */
+		if (bs_rule_check_safety(r, err) < 0) {
+			rule_free(r);
+			return BS_ERR_RULE;
+		}
 	}
 	*out = r;
 	return 0;
