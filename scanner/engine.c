@@ -375,12 +375,29 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 	f->secret_len = sec_len;
 	bs_finding_compute_ids(f);
 
-	/* Every secret on the line is redacted in line_text, not only this one. */
-	ranges = bs_xcalloc(c->n_cands + 1, sizeof(*ranges));
-	for (size_t i = 0; i < c->n_cands; i++) {
-		size_t a = (size_t)(c->cands[i].sec_start - c->base_abs), b = (size_t)(c->cands[i].sec_end - c->base_abs);
-		if (b > ls && a < le)
-			ranges[n_ranges++] = (bs_text_range){ a, b };
+	/* Every secret on the line is redacted in line_text, not only this one. Only secrets that reach
+	 * the excerpt (LINE_CONTEXT around this one) matter, and candidates are sorted by sec_start:
+	 * look at the short run of them around this one, so that content dense with matches costs
+	 * linear time, not quadratic. A secret is at most one regex window (2 * max_len + 2 *
+	 * LOOK_CONTEXT) long, which bounds how far before the excerpt one can start. */
+	{
+		uint64_t reach = LINE_CONTEXT + 2 * c->s->max_len + 2 * LOOK_CONTEXT + c->s->max_kw;
+		uint64_t lo_abs = cd->sec_start > reach ? cd->sec_start - reach : 0;
+		uint64_t hi_abs = cd->sec_end + LINE_CONTEXT;
+		size_t lo = (size_t)(cd - c->cands), hi = lo + 1, cap = 0;
+		ranges = NULL;
+		while (lo > 0 && c->cands[lo - 1].sec_start >= lo_abs)
+			lo--;
+		while (hi < c->n_cands && c->cands[hi].sec_start < hi_abs)
+			hi++;
+		for (size_t i = lo; i < hi; i++) {
+			size_t a = (size_t)(c->cands[i].sec_start - c->base_abs);
+			size_t b = (size_t)(c->cands[i].sec_end - c->base_abs);
+			if (b > ls && a < le) {
+				BS_ARRAY_GROW(ranges, cap, n_ranges + 1);
+				ranges[n_ranges++] = (bs_text_range){ a, b };
+			}
+		}
 	}
 	f->line_text = bs_text_line_excerpt(c->base, ls, le, sec_rel, sec_rel + sec_len, LINE_CONTEXT, ranges,
 					    n_ranges, (uint64_t)(c->last_nl + 1) < c->base_abs);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "scanner/engine.h"
+#include "scanner/rule_internal.h"
 #include "tests/support/testutil.h"
 
 /* Scans data with the default pack and the given chunk size, whole (bs_scan_buffer) when
@@ -59,4 +60,46 @@ Test(reliability_engine, allow_marker_reach_does_not_depend_on_chunking)
 	}
 	bs_buf_free(&far);
 	bs_buf_free(&near);
+}
+
+/* Every finding's line_text used to look at every other candidate of the chunk (to redact them
+ * too), which made a chunk dense with matches quadratic: 1 MB of 2-byte matches took minutes.
+ * Found through the regex-safety check's 1 MB run in fuzz_config and fuzz_rules (regressions:
+ * fuzz/regressions/fuzz_config/dense-matches, fuzz/regressions/fuzz_rules/dense-matches). The
+ * timeout only catches a hang; nothing here measures speed. */
+
+Test(reliability_engine, content_dense_with_matches_is_scanned_in_linear_time, .timeout = 120)
+{
+	bs_error err = BS_ERROR_INIT;
+	bs_ruleset *rs = bs_ruleset_new();
+	bs_scanner *sc;
+	bs_scan_ctx *ctx;
+	bs_findings fs = BS_FINDINGS_INIT;
+	bs_scan_input in = { "dense.txt", 1, 0, NULL, NULL };
+	bs_rule r;
+	bs_buf text = BS_BUF_INIT;
+	memset(&r, 0, sizeof(r));
+	r.id = "dense";
+	r.description = "two-byte matches";
+	r.source = "test";
+	r.regex = "ab";
+	r.keywords = (char *[]){ "ab" };
+	r.n_keywords = 1;
+	r.max_length = 256;
+	r.compiled = bs_rule_compiled_new();
+	bs_ruleset_add_borrowed(rs, &r);
+	while (text.len < (1u << 20))
+		bs_buf_adds(&text, "ab ab ab ab ab ab ab ab ab ab ab ab ab ab ab\n");
+	cr_assert_eq(bs_scanner_new(&sc, rs, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(bs_scan_ctx_new(&ctx, sc, &err), 0, "%s", err.message);
+	cr_assert_eq(bs_scan_buffer(ctx, &in, text.ptr, text.len, &fs, &err), 0);
+	cr_assert_eq(fs.len, text.len / 45 * 15);
+	/* Neighbours on the line are still redacted in each excerpt. */
+	cr_assert_null(strstr(fs.items[1]->line_text, "ab ab"), "%s", fs.items[1]->line_text);
+	bs_findings_free(&fs);
+	bs_scan_ctx_free(ctx);
+	bs_scanner_free(sc);
+	bs_ruleset_free(rs);
+	bs_rule_compiled_free(r.compiled);
+	bs_buf_free(&text);
 }
