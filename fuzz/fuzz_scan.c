@@ -175,9 +175,24 @@ static void fs_collect(fs_hits *out, const bs_findings *fs, const uint8_t *buf, 
 		qsort(out->v, out->n, sizeof(*out->v), fs_cmp);
 }
 
+static void fs_dump(const char *what, const fs_hits *h)
+{
+	fprintf(stderr, "%s:", what);
+	for (size_t i = 0; i < h->n; i++)
+		fprintf(stderr, " %s@%llu", bs_ruleset_get(fs_rules, h->v[i].rule)->id, (unsigned long long)h->v[i].offset);
+	fputc('\n', stderr);
+}
+
 static void fs_compare(const fs_hits *ref, const fs_hits *got, const char *mode, size_t chunk)
 {
 	size_t n = ref->n < got->n ? ref->n : got->n;
+	int same = ref->n == got->n;
+	for (size_t i = 0; i < n && same; i++)
+		same = ref->v[i].rule == got->v[i].rule && ref->v[i].offset == got->v[i].offset;
+	if (!same) {
+		fs_dump("reference", ref);
+		fs_dump("engine   ", got);
+	}
 	for (size_t i = 0; i < n; i++) {
 		const fs_hit *a = &ref->v[i], *b = &got->v[i];
 		BS_FUZZ_CHECK(a->rule == b->rule && a->offset == b->offset,

@@ -249,6 +249,10 @@ static int on_hit(void *ud, size_t kw, size_t off)
 	s0 = h >= c->base_abs + r->max_length ? h - r->max_length : c->base_abs;
 	if (s0 < c->own_from)
 		s0 = c->own_from;
+	/* A rule's matches do not overlap (as a global regex search): one starting inside its previous
+	 * match would report that match's secret a second time. */
+	if (s0 < c->last_end[ri])
+		s0 = c->last_end[ri];
 	sub_start = s0 >= c->base_abs + LOOK_CONTEXT ? s0 - LOOK_CONTEXT : c->base_abs;
 	sub_end = h + r->max_length + LOOK_CONTEXT;
 	if (sub_end > base_end)

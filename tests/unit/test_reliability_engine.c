@@ -103,3 +103,66 @@ Test(reliability_engine, content_dense_with_matches_is_scanned_in_linear_time, .
 	bs_rule_compiled_free(r.compiled);
 	bs_buf_free(&text);
 }
+
+static void random_from(char *out, size_t n, const char *alphabet)
+{
+	size_t k = strlen(alphabet);
+	for (size_t i = 0; i < n; i++)
+		out[i] = alphabet[(size_t)rand() % k];
+	out[n] = '\0';
+}
+
+/* Scans with the default pack at the given chunk size; fills offsets of rule's findings. */
+static size_t offsets_of(const char *data, size_t len, size_t chunk, const char *rule, uint64_t *out, size_t max)
+{
+	bs_error err = BS_ERROR_INIT;
+	bs_ruleset *rs = bs_ruleset_new();
+	bs_scanner *sc;
+	bs_scan_ctx *ctx;
+	bs_findings fs = BS_FINDINGS_INIT;
+	bs_scan_input in = { "f.txt", 1, 0, NULL, NULL };
+	size_t n = 0;
+	cr_assert_eq(bs_ruleset_load_default(rs, &err), 0, "%s", err.message);
+	cr_assert_not_null(bs_ruleset_find(rs, rule), "no rule %s in the pack", rule);
+	cr_assert_eq(bs_scanner_new(&sc, rs, &(bs_scanner_opts){ 0, chunk }, &err), 0, "%s", err.message);
+	cr_assert_eq(bs_scan_ctx_new(&ctx, sc, &err), 0, "%s", err.message);
+	cr_assert_eq(bs_scan_buffer(ctx, &in, data, len, &fs, &err), 0);
+	for (size_t i = 0; i < fs.len; i++)
+		if (!strcmp(fs.items[i]->rule_id, rule) && n < max)
+			out[n++] = fs.items[i]->offset;
+	bs_findings_free(&fs);
+	bs_scan_ctx_free(ctx);
+	bs_scanner_free(sc);
+	bs_ruleset_free(rs);
+	return n;
+}
+
+/* A rule whose match spans two keyword hits (an AWS key id, then its secret; or the secret, then
+ * the id) reported the same secret twice when a chunk edge fell between them: the second hit's
+ * search started inside the first match. A rule's matches now never overlap, as in a global regex
+ * search. Found by fuzz_scan: fuzz/regressions/fuzz_scan/overlapping-match-reported-twice. */
+Test(reliability_engine, a_match_spanning_two_keyword_hits_is_reported_once_whatever_the_chunking)
+{
+	char id1[17], id2[17], s1[41], s2[41];
+	bs_buf t = BS_BUF_INIT;
+	size_t o1, o2;
+	srand(8);
+	random_from(id1, 16, "BCDFGHJKLMNPQRSTVWXZ234567");
+	random_from(id2, 16, "BCDFGHJKLMNPQRSTVWXZ234567");
+	random_from(s1, 40, "bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ0123456789/+");
+	random_from(s2, 40, "bcdfghjklmnpqrstvwxzBCDFGHJKLMNPQRSTVWXZ0123456789/+");
+	s1[0] = s2[0] = 'Q';
+	s1[1] = s2[1] = 'q';
+	bs_buf_addf(&t, "aws keys\nAKIA%s,%s key\n", id1, s1);
+	o1 = t.len - 45;
+	bs_buf_addf(&t, "AKIA%s,%s\n", id2, s2);
+	o2 = t.len - 41;
+	for (size_t chunk = 1; chunk <= 160; chunk++) {
+		uint64_t off[8];
+		size_t n = offsets_of(t.ptr, t.len, chunk, "aws-secret-access-key", off, 8);
+		cr_assert_eq(n, 2, "chunk %zu: %zu findings", chunk, n);
+		cr_assert(off[0] == o1 && off[1] == o2, "chunk %zu: secrets at %llu and %llu, expected %zu and %zu", chunk,
+			  (unsigned long long)off[0], (unsigned long long)off[1], o1, o2);
+	}
+	bs_buf_free(&t);
+}
