@@ -611,23 +611,27 @@ Test(server_api, admin_fault_injection_for_n_requests)
 	free(pat);
 }
 
-Test(server_env_faults, env_variable_makes_an_endpoint_fail, .timeout = 60)
+static void setup_env_faults(void)
 {
-	srv_ctx s = { 0 };
-	const char *env[] = { "BSTSCAN_SERVER_FAULTS=revoke:500,token:503", NULL };
+	static const char *env[] = { "BSTSCAN_SERVER_FAULTS=revoke:500,token:503", NULL };
+	memset(&S, 0, sizeof(S));
+	srv_start_env(&S, NULL, env);
+}
+
+Test(server_env_faults, env_variable_makes_an_endpoint_fail, .init = setup_env_faults, .fini = teardown, .timeout = 60)
+{
+	srv_ctx *sp = &S;
 	http_resp r;
 	char *pat;
-	srv_start_env(&s, NULL, env);
-	pat = srv_user_pat(&s, "hank", "leaks:check,leaks:revoke");
-	api_post(&s, &r, "/api/v1/leaks/revoke", pat, "{}");
+	pat = srv_user_pat(sp, "hank", "leaks:check,leaks:revoke");
+	api_post(sp, &r, "/api/v1/leaks/revoke", pat, "{}");
 	cr_assert_eq(r.status, 500, "%s", r.body.ptr);
 	http_free(&r);
-	form_post(&s, &r, "/oauth/token", "grant_type=refresh_token&refresh_token=x");
+	form_post(sp, &r, "/oauth/token", "grant_type=refresh_token&refresh_token=x");
 	cr_assert_eq(r.status, 503);
 	http_free(&r);
-	api_call(&s, &r, "GET", "/api/v1/me", pat);
+	api_call(sp, &r, "GET", "/api/v1/me", pat);
 	cr_assert_eq(r.status, 200);
 	http_free(&r);
 	free(pat);
-	srv_stop(&s);
 }

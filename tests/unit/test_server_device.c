@@ -246,26 +246,31 @@ Test(device, unknown_and_malformed_token_requests)
 	http_free(&r);
 }
 
-Test(device_expiry, expired_device_code_gives_expired_token, .timeout = 60)
+static void setup_short_lived(void)
 {
-	srv_ctx s = { 0 };
 	const char *extra[] = { "--device-expires-in", "1", "--device-interval", "0", NULL };
+	memset(&S, 0, sizeof(S));
+	srv_start(&S, extra);
+	cr_assert_eq(srv_admin_in(&S, "pw\n", NULL, "user", "add", "alice", (const char *)NULL), 0);
+}
+
+Test(device_expiry, expired_device_code_gives_expired_token, .init = setup_short_lived, .fini = teardown,
+     .timeout = 60)
+{
+	srv_ctx *sp = &S;
 	grant g;
 	http_resp r;
-	srv_start(&s, extra);
-	cr_assert_eq(srv_admin_in(&s, "pw\n", NULL, "user", "add", "alice", (const char *)NULL), 0);
-	authorize(&s, &g, "leaks%3Acheck");
-	poll_once(&s, &r, &g);
+	authorize(sp, &g, "leaks%3Acheck");
+	poll_once(sp, &r, &g);
 	expect_error(&r, 400, "authorization_pending");
 	http_free(&r);
 	nap_ms(2100);
 	/* too late to approve, and polling says so */
-	cr_assert_neq(srv_admin(&s, NULL, "device", "approve", g.user_code, "--user", "alice"), 0);
-	poll_once(&s, &r, &g);
+	cr_assert_neq(srv_admin(sp, NULL, "device", "approve", g.user_code, "--user", "alice"), 0);
+	poll_once(sp, &r, &g);
 	expect_error(&r, 400, "expired_token");
 	http_free(&r);
 	grant_free(&g);
-	srv_stop(&s);
 }
 
 static void refresh(srv_ctx *s, http_resp *r, const char *rt, const char *scope)

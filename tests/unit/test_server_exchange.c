@@ -60,6 +60,14 @@ static void exchange_with(http_resp *r, const char *subject_token, const char *e
 	free(form);
 }
 
+/* test_jwt over claims c, which it frees. */
+static char *jwt_of(EVP_PKEY *k, const char *kid, char *c)
+{
+	char *jwt = test_jwt(k, kid, c);
+	free(c);
+	return jwt;
+}
+
 static void exchange_claims(http_resp *r, EVP_PKEY *k, const char *kid, char *c, const char *extra)
 {
 	char *jwt = test_jwt(k, kid, c);
@@ -163,7 +171,7 @@ Test(exchange, bad_signature)
 
 	/* a valid token whose payload was swapped for another subject */
 	{
-		char *good = test_jwt(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
+		char *good = jwt_of(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
 		char *evil_claims = claims(CI_ISSUER, "\"" CI_AUD "\"", "repo:example/app:ref:refs/heads/evil", 300, 0);
 		bs_buf forged = BS_BUF_INIT;
 		const char *d1 = strchr(good, '.'), *d2 = strchr(d1 + 1, '.');
@@ -226,7 +234,7 @@ Test(exchange, subject_outside_the_policy_pattern)
 Test(exchange, malformed_requests)
 {
 	http_resp r;
-	char *jwt = test_jwt(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
+	char *jwt = jwt_of(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
 	char *form = bs_xasprintf("grant_type=%s&subject_token=%s&subject_token_type=%s", GT_EXCHANGE, jwt,
 				  "urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token");
 	form_post(&S, &r, "/oauth/token", form);
