@@ -82,7 +82,7 @@ Test(server_units, passwords)
 
 Test(server_units, own_jwt_round_trip_and_rejections)
 {
-	bs_srv s = { 0 };
+	bs_srv s = {0};
 	bs_error err = BS_ERROR_INIT;
 	char *dir = bs_test_mkdtemp(), *db = bs_xasprintf("%s/x.db", dir), *jwt;
 	cJSON *c = cJSON_CreateObject(), *out = NULL;
@@ -98,7 +98,7 @@ Test(server_units, own_jwt_round_trip_and_rejections)
 	cJSON_Delete(out);
 	/* the key is the one stored in the database */
 	{
-		bs_srv s2 = { 0 };
+		bs_srv s2 = {0};
 		s2.db = s.db;
 		s2.issuer = s.issuer;
 		cr_assert_eq(bs_srv_keys_load(&s2, &err), 0);
@@ -137,10 +137,10 @@ Test(server_units, own_jwt_round_trip_and_rejections)
 #include <sys/socket.h>
 static void raw_send(const srv_ctx *s, const void *data, size_t len)
 {
-	struct sockaddr_in sa = { 0 };
+	struct sockaddr_in sa = {0};
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port = atoi(strrchr(s->url, ':') + 1);
 	char buf[4096];
-	struct timeval tv = { 5, 0 };
+	struct timeval tv = {5, 0};
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -176,7 +176,7 @@ Test(server_hostile, garbage_never_hurts_the_server, .init = start_server, .fini
 	http_resp r;
 	char *pat;
 	bs_buf deep = BS_BUF_INIT, form = BS_BUF_INIT;
-	const char *json_h[] = { "Content-Type: application/json", NULL };
+	const char *json_h[] = {"Content-Type: application/json", NULL};
 	pat = srv_user_pat(&S, "ivy", "leaks:check,leaks:revoke,pats:read,pats:write");
 
 #define RAW(lit) raw_send(&S, lit, sizeof(lit) - 1)
@@ -228,9 +228,9 @@ Test(server_hostile, garbage_never_hurts_the_server, .init = start_server, .fini
 Test(server_demo, demo_starts_with_a_ready_admin_pat, .fini = stop_server, .timeout = 60)
 {
 	char *dir = bs_test_mkdtemp(), *db = bs_xasprintf("%s/demo.db", dir);
-	const char *argv[] = { BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL };
+	const char *argv[] = {BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL};
 	bs_buf line = BS_BUF_INIT;
-	const char *list[] = { BSTSCAN_SERVER_BIN, "admin", "--db", db, "pat", "list", NULL };
+	const char *list[] = {BSTSCAN_SERVER_BIN, "admin", "--db", db, "pat", "list", NULL};
 	bs_test_proc p;
 	pid_t pid = bs_test_spawn_until(argv, NULL, "listening on ", &line, 20);
 	cr_assert_gt(pid, 0);
@@ -245,7 +245,7 @@ Test(server_demo, demo_starts_with_a_ready_admin_pat, .fini = stop_server, .time
 	bs_test_proc_free(&p);
 	/* a demo refuses to reuse an existing database */
 	{
-		const char *again[] = { BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL };
+		const char *again[] = {BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL};
 		cr_assert_eq(bs_test_run(&p, again, NULL, NULL, NULL, 0, 20), 0);
 		cr_assert_neq(p.status, 0);
 		bs_test_proc_free(&p);
