@@ -21,7 +21,7 @@ typedef struct opts {
 	int n;
 } opts;
 
-static int usage(void)
+static int usage_to(FILE *f, int rc)
 {
 	fputs("usage: bstscan-server admin --db FILE COMMAND\n"
 	      "  user add NAME                      (password on stdin)\n"
@@ -36,8 +36,13 @@ static int usage(void)
 	      "  notifications list\n"
 	      "  fault set ENDPOINT STATUS [--count N]\n"
 	      "  fault clear [ENDPOINT]\n",
-	      stderr);
-	return 2;
+	      f);
+	return rc;
+}
+
+static int usage(void)
+{
+	return usage_to(stderr, 2);
 }
 
 static int parse_opts(opts *o, int argc, char **argv)
@@ -381,6 +386,8 @@ int bs_srv_admin_main(int argc, char **argv)
 		dbpath = argv[i + 1];
 		i += 2;
 	}
+	if (i < argc && (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0))
+		return usage_to(stdout, 0);
 	if (!dbpath || parse_opts(&o, argc - i, argv + i) < 0 || o.npos < 1)
 		return usage();
 	if (bs_srv_db_open(&db, dbpath, &err) < 0) {

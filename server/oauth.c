@@ -523,6 +523,13 @@ static const char *policy_mismatch(const cJSON *claims, const char *audience, co
 	return NULL;
 }
 
+/* The issuer URL, also with one trailing slash. */
+static int is_issuer(const bs_srv *s, const char *v)
+{
+	size_t n = strlen(s->issuer);
+	return strncmp(v, s->issuer, n) == 0 && (v[n] == '\0' || (v[n] == '/' && v[n + 1] == '\0'));
+}
+
 static void grant_exchange(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 {
 	const char *subject = bs_srv_form_get(f, "subject_token");
@@ -547,7 +554,7 @@ static void grant_exchange(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 		bs_srv_resp_error(r, 400, "invalid_request", "requested_token_type must be %s", BS_SRV_TT_ACCESS_TOKEN);
 		return;
 	}
-	if (audience && strcmp(audience, BS_SRV_API_AUDIENCE) != 0 && strcmp(audience, s->issuer) != 0) {
+	if (audience && strcmp(audience, BS_SRV_API_AUDIENCE) != 0 && !is_issuer(s, audience)) {
 		bs_srv_resp_error(r, 400, "invalid_target", "audience must be %s or %s", BS_SRV_API_AUDIENCE,
 		                  s->issuer);
 		return;

@@ -268,3 +268,25 @@ Test(exchange, malformed_requests)
 	http_free(&r);
 	free(jwt);
 }
+
+Test(exchange, audience_may_name_the_issuer)
+{
+	http_resp r;
+	bs_buf extra = BS_BUF_INIT;
+	const char *suffix[] = {"", "%2F"};
+	for (int i = 0; i < 2; i++) {
+		bs_buf_reset(&extra);
+		bs_buf_adds(&extra, "&audience=");
+		for (const char *p = S.url; *p; p++) {
+			if (*p == ':' || *p == '/')
+				bs_buf_addf(&extra, "%%%02X", (unsigned char)*p);
+			else
+				bs_buf_addch(&extra, *p);
+		}
+		bs_buf_adds(&extra, suffix[i]);
+		exchange_claims(&r, rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0), extra.ptr);
+		cr_assert_eq(r.status, 200, "%s: %s", extra.ptr, r.body.ptr);
+		http_free(&r);
+	}
+	bs_buf_free(&extra);
+}
