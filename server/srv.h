@@ -108,8 +108,9 @@ typedef struct bs_srv_form {
 	char **values;
 	size_t n;
 } bs_srv_form;
-/* Parses application/x-www-form-urlencoded text. Returns 0, or -1 with err
- * naming the problem (bad percent escape, repeated parameter). */
+/* Parses application/x-www-form-urlencoded text. Returns 0, or a negative
+ * bs_status with err naming the problem (bad percent-escape, NUL byte,
+ * repeated parameter, more than 64 parameters); f is then empty. */
 int bs_srv_form_parse(bs_srv_form *f, const char *body, size_t len, bs_error *err);
 const char *bs_srv_form_get(const bs_srv_form *f, const char *name);
 void bs_srv_form_free(bs_srv_form *f);
@@ -117,7 +118,7 @@ void bs_srv_html_escape(bs_buf *out, const char *s);
 /* Normalises a user code: drops dashes and spaces, upper-cases; 0 when the
  * result is 8 characters of the alphabet. */
 int bs_srv_user_code_normalize(const char *in, char out[9]);
-/* 1 when every space-separated word of have_req is in the space-separated set. */
+/* 1 when every space-separated word of words is one of the words of set. */
 int bs_srv_scopes_subset(const char *words, const char *set);
 int bs_srv_scope_has(const char *scopes, const char *scope);
 /* Rewrites "a,b c" (commas or spaces) into "a b c"; caller frees. */
