@@ -162,7 +162,8 @@ int bs_srv_keys_load(bs_srv *s, bs_error *err)
 				char *other = bs_srv_setting_get(s->db, "signing_key_pem");
 				EVP_PKEY_free(k);
 				if (!other)
-					return bs_error_set(err, BS_ERR_IO, "cannot store the signing key in the database");
+					return bs_error_set(err, BS_ERR_IO,
+					                    "cannot store the signing key in the database");
 				bs_secure_zero(other, strlen(other));
 				free(other);
 				return bs_srv_keys_load(s, err);
