@@ -1,5 +1,7 @@
 /* bstscan-server: the RFC 8628 device flow, refresh rotation and reuse
  * detection, RFC 7009 revocation, and the CSRF-protected /device page. */
+#include <openssl/param_build.h>
+
 #include "tests/unit/test_server_support.h"
 
 #define GT_DEVICE "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
@@ -68,6 +70,72 @@ static void obtain_tokens(srv_ctx *s, http_resp *r, const char *scope)
 	poll_once(s, r, &g);
 	cr_assert_eq(r->status, 200, "%s", r->body.ptr);
 	grant_free(&g);
+}
+
+/* Verifies an ES256 JWT with the server's published JWKS, independently of
+ * the server's code: x/y -> OpenSSL key, JWS r||s -> DER. Returns 1 when valid. */
+static int verify_with_published_jwks(srv_ctx *s, const char *jwt)
+{
+	http_resp r;
+	const cJSON *k;
+	bs_buf x = BS_BUF_INIT, y = BS_BUF_INIT, sig = BS_BUF_INIT;
+	unsigned char pub[65], *der = NULL;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params;
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *key = NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	const char *dot2 = strrchr(jwt, '.');
+	int derlen, ok;
+	cJSON *hdr;
+
+	http_req(s, &r, "GET", "/.well-known/jwks.json", NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	k = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "keys"), 0);
+	cr_assert_str_eq(json_str(k, "kty"), "EC");
+	cr_assert_str_eq(json_str(k, "crv"), "P-256");
+	{
+		/* the token names the published key */
+		bs_buf h = BS_BUF_INIT;
+		cr_assert_eq(bs_base64url_decode(&h, jwt, (size_t)(strchr(jwt, '.') - jwt)), 0);
+		hdr = cJSON_ParseWithLength(h.ptr, h.len);
+		cr_assert_str_eq(json_str(hdr, "alg"), "ES256");
+		cr_assert_str_eq(json_str(hdr, "kid"), json_str(k, "kid"));
+		cJSON_Delete(hdr);
+		bs_buf_free(&h);
+	}
+	cr_assert_eq(bs_base64url_decode(&x, json_str(k, "x"), strlen(json_str(k, "x"))), 0);
+	cr_assert_eq(bs_base64url_decode(&y, json_str(k, "y"), strlen(json_str(k, "y"))), 0);
+	cr_assert_eq(x.len, 32);
+	cr_assert_eq(y.len, 32);
+	http_free(&r);
+	pub[0] = 4;
+	memcpy(pub + 1, x.ptr, 32);
+	memcpy(pub + 33, y.ptr, 32);
+	OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+	OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub));
+	params = OSSL_PARAM_BLD_to_param(bld);
+	cr_assert_eq(EVP_PKEY_fromdata_init(pctx), 1);
+	cr_assert_eq(EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_PUBLIC_KEY, params), 1);
+	cr_assert_eq(bs_base64url_decode(&sig, dot2 + 1, strlen(dot2 + 1)), 0);
+	cr_assert_eq(sig.len, 64, "an ES256 JWS signature is r||s, 64 bytes");
+	ECDSA_SIG_set0(es, BN_bin2bn((unsigned char *)sig.ptr, 32, NULL),
+	               BN_bin2bn((unsigned char *)sig.ptr + 32, 32, NULL));
+	derlen = i2d_ECDSA_SIG(es, &der);
+	cr_assert_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), 1);
+	ok = EVP_DigestVerify(md, der, (size_t)derlen, (const unsigned char *)jwt, (size_t)(dot2 - jwt)) == 1;
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(pctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	bs_buf_free(&x);
+	bs_buf_free(&y);
+	bs_buf_free(&sig);
+	return ok;
 }
 
 Test(device, authorization_response_follows_rfc8628)
@@ -157,6 +225,14 @@ Test(device, approve_yields_tokens_exactly_once)
 	                 cJSON_GetObjectItemCaseSensitive(claims, "iat")->valuedouble,
 	             120);
 	cJSON_Delete(claims);
+	cr_assert(verify_with_published_jwks(&S, access), "the access token verifies with /.well-known/jwks.json");
+	{
+		char *forged = bs_xstrdup(access);
+		char *p = strchr(forged, '.') + 3;
+		*p = *p == 'A' ? 'B' : 'A';
+		cr_assert_not(verify_with_published_jwks(&S, forged));
+		free(forged);
+	}
 
 	/* the access token works against the API with its scopes */
 	api_call(&S, &r, "GET", "/api/v1/me", access);

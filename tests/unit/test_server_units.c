@@ -1,6 +1,9 @@
 /* bstscan-server: its helpers in-process (forms, user codes, scopes,
  * passwords, our own JWTs), hostile input against the running process, and
  * the demo command. */
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "server/srv.h"
 #include "tests/unit/test_server_support.h"
 
@@ -252,4 +255,38 @@ Test(server_demo, demo_starts_with_a_ready_admin_pat, .fini = stop_server, .time
 	}
 	bs_buf_free(&line);
 	/* teardown stops it (exit 0 asserted) and removes dir */
+}
+
+Test(server_options, issuer_option_and_sigint, .fini = stop_server, .timeout = 60)
+{
+	const char *extra[] = {"--issuer", "https://issuer.example.test/", NULL};
+	http_resp r;
+	int status = -1;
+	memset(&S, 0, sizeof(S));
+	srv_start(&S, extra);
+	http_req(&S, &r, "GET", "/.well-known/oauth-authorization-server", NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(json_str(r.json, "issuer"), "https://issuer.example.test");
+	cr_assert_str_eq(json_str(r.json, "token_endpoint"), "https://issuer.example.test/oauth/token");
+	http_free(&r);
+	form_post(&S, &r, "/oauth/device/authorize", "client_id=bstscan-cli");
+	cr_assert_str_eq(json_str(r.json, "verification_uri"), "https://issuer.example.test/device");
+	http_free(&r);
+
+	/* SIGINT is a graceful stop too */
+	kill(S.pid, SIGINT);
+	for (int i = 0; i < 100; i++) {
+		int st;
+		if (waitpid(S.pid, &st, WNOHANG) == S.pid) {
+			status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			break;
+		}
+		usleep(50000);
+	}
+	cr_assert_eq(status, 0, "exit status after SIGINT: %d", status);
+	S.pid = 0;
+	bs_test_rmtree(S.dir);
+	free(S.dir);
+	free(S.db);
+	S.dir = S.db = NULL;
 }
