@@ -68,7 +68,10 @@ static int auth_pat(bs_srv *s, const char *tok, cred *c, bs_srv_resp *r)
 	}
 	sqlite3_finalize(st);
 	if (rc == 0) {
-		st = bs_srv_prep(s->db, "UPDATE personal_access_tokens SET last_used_at = ? WHERE id = ?");
+		/* At most one write per token and second: a busy PAT (the webhook's
+		 * service credential) does not turn every read into a write. */
+		st = bs_srv_prep(s->db, "UPDATE personal_access_tokens SET last_used_at = ?1 WHERE id = ?2 AND"
+		                        " (last_used_at IS NULL OR last_used_at < ?1)");
 		if (st) {
 			sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 			sqlite3_bind_int64(st, 2, c->pat_id);
