@@ -95,6 +95,10 @@ int bs_srv_user_add(sqlite3 *db, const char *name, const char *password, bs_erro
 	int ok;
 	if (!*name || strlen(name) > 64)
 		return bs_error_set(err, BS_ERR_USAGE, "a user name has 1 to 64 bytes");
+	/* ':' is reserved: "ci:<subject>" names token-exchange callers. */
+	for (const char *p = name; *p; p++)
+		if (*p == ':' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return bs_error_set(err, BS_ERR_USAGE, "a user name has no ':', spaces or control characters");
 	if (strlen(password) < 1)
 		return bs_error_set(err, BS_ERR_USAGE, "the password is empty");
 	st = bs_srv_prep(db, "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)");

@@ -246,6 +246,13 @@ Test(server_demo, demo_starts_with_a_ready_admin_pat, .fini = stop_server, .time
 	cr_assert_not_null(strstr(p.out.ptr, "\"owner\":\"demo\""), "%s", p.out.ptr);
 	cr_assert_not_null(strstr(p.out.ptr, "leaks:check leaks:revoke pats:read pats:write"), "%s", p.out.ptr);
 	bs_test_proc_free(&p);
+	/* user names cannot collide with token-exchange subjects */
+	{
+		const char *bad[] = {BSTSCAN_SERVER_BIN, "admin", "--db", db, "user", "add", "ci:repo", NULL};
+		cr_assert_eq(bs_test_run(&p, bad, NULL, NULL, "pw\n", 3, 20), 0);
+		cr_assert_eq(p.status, 1, "%s", p.err.ptr);
+		bs_test_proc_free(&p);
+	}
 	/* a demo refuses to reuse an existing database */
 	{
 		const char *again[] = {BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL};
