@@ -437,9 +437,11 @@ int bs_srv_pat_create(sqlite3 *db, long long user_id, const char *name, const ch
 	return 0;
 }
 
+static cJSON *scopes_array(const char *scopes);
+
 static void pat_create(bs_srv *s, bs_srv_req *q, bs_srv_resp *r, cred *c)
 {
-	cJSON *body = json_body(q, r), *out, *arr;
+	cJSON *body = json_body(q, r), *out;
 	const cJSON *name, *scopes, *exp, *e;
 	bs_buf sc = BS_BUF_INIT;
 	time_t expires_at = 0;
@@ -506,8 +508,7 @@ static void pat_create(bs_srv *s, bs_srv_req *q, bs_srv_resp *r, cred *c)
 	token[12] = '\0';
 	cJSON_AddStringToObject(out, "token_prefix", token);
 	cJSON_AddStringToObject(out, "name", name->valuestring);
-	arr = cJSON_AddArrayToObject(out, "scopes");
-	cJSON_ArrayForEach(e, scopes) cJSON_AddItemToArray(arr, cJSON_CreateString(e->valuestring));
+	cJSON_AddItemToObject(out, "scopes", scopes_array(sc.ptr));
 	add_time_t(out, "expires_at", expires_at);
 	bs_time_format_rfc3339(time(NULL), t);
 	cJSON_AddStringToObject(out, "created_at", t);
