@@ -1,5 +1,6 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,14 +240,43 @@ char *bs_leaks_revoke_body(const char *const *hashes, size_t n, const char *reas
 
 /* ---- reply parsing ---- */
 
-/* The server's words go into our messages: keep them short and printable. */
+/* The server's words go into our messages: keep them short and printable, and never let a
+ * token it echoes through (anything shaped like bst_ and a long tail) reach a message. */
 static void add_sanitized(bs_buf *b, const char *s, size_t max)
 {
 	size_t i;
-	for (i = 0; s[i] && i < max; i++)
+	for (i = 0; s[i] && i < max; i++) {
+		if (strncmp(s + i, "bst_", 4) == 0) {
+			size_t j = i + 4;
+			while (s[j] && (isalnum((unsigned char)s[j]) || s[j] == '-' || s[j] == '_'))
+				j++;
+			if (j - i >= 16) {
+				bs_buf_adds(b, "bst_[redacted]");
+				i = j - 1;
+				continue;
+			}
+		}
 		bs_buf_addch(b, isprint((unsigned char)s[i]) ? s[i] : '?');
+	}
 	if (s[i])
 		bs_buf_adds(b, "...");
+}
+
+/* Replaces every occurrence of secret in err's message (a last line of defence). */
+static void scrub(bs_error *err, const char *secret)
+{
+	bs_buf m = BS_BUF_INIT;
+	const char *p, *hit;
+	size_t sl = secret ? strlen(secret) : 0;
+	if (!err || sl < 8 || !strstr(err->message, secret))
+		return;
+	for (p = err->message; (hit = strstr(p, secret)); p = hit + sl) {
+		bs_buf_add(&m, p, (size_t)(hit - p));
+		bs_buf_adds(&m, "[redacted]");
+	}
+	bs_buf_adds(&m, p);
+	snprintf(err->message, sizeof(err->message), "%s", m.ptr);
+	bs_buf_free(&m);
 }
 
 static int one_of(const char *v, const char *const *allowed)
@@ -485,6 +515,8 @@ static int post(bs_leaks_client *c, const char *path, const char *what, const ch
 		break;
 	}
 	bs_http_set_cancel(c->http, NULL, NULL);
+	if (rc < 0)
+		scrub(err, tok.ptr);
 	bs_buf_free_secure(&tok);
 	bs_buf_free(&url);
 	return rc;
