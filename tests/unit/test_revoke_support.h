@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "common/base64.h"
+#include "common/error.h"
+#include "common/fs.h"
 #include "common/buf.h"
 #include "common/secure.h"
 #include "tests/support/testutil.h"
