@@ -1,7 +1,7 @@
 /* Shared by tests/unit/test_revoke_*.c and test_webhook*.c: a real bstscan-server on a free
  * loopback port with a fresh database (users, PATs, faults and the audit/notification tables
  * through its admin CLI), running bstscan with an isolated environment, ECDSA P-256 keys made at
- * test time to sign webhook bodies, and a small libcurl POST. Everything is static so each test
+ * test time to sign webhook bodies, and a small libcurl POST. Everything is static inline so each test
  * file takes what it uses. */
 #ifndef BS_TEST_REVOKE_SUPPORT_H
 #define BS_TEST_REVOKE_SUPPORT_H
@@ -31,13 +31,13 @@ typedef struct issuer {
 	char svc_token[64]; /* leaks:check,leaks:revoke service PAT */
 } issuer;
 
-static void run_ok(bs_test_proc *p, const char *const *argv, const char *const *env, const char *in)
+static inline void run_ok(bs_test_proc *p, const char *const *argv, const char *const *env, const char *in)
 {
 	memset(p, 0, sizeof(*p));
 	cr_assert_eq(bs_test_run(p, argv, NULL, env, in, in ? strlen(in) : 0, 60), 0, "cannot run %s", argv[0]);
 }
 
-static void admin(issuer *is, bs_buf *out, const char *const *args, const char *in)
+static inline void admin(issuer *is, bs_buf *out, const char *const *args, const char *in)
 {
 	const char *argv[24];
 	int n = 0;
@@ -57,7 +57,7 @@ static void admin(issuer *is, bs_buf *out, const char *const *args, const char *
 }
 
 /* Creates a PAT for alice and returns it in out (48 bytes). */
-static void issuer_pat(issuer *is, const char *name, const char *scopes, char out[64])
+static inline void issuer_pat(issuer *is, const char *name, const char *scopes, char out[64])
 {
 	bs_buf b = BS_BUF_INIT;
 	const char *args[] = { "pat", "create", "--user", "alice", "--name", name, "--scopes", scopes, NULL };
@@ -69,7 +69,7 @@ static void issuer_pat(issuer *is, const char *name, const char *scopes, char ou
 	bs_buf_free_secure(&b);
 }
 
-static void issuer_run(issuer *is)
+static inline void issuer_run(issuer *is)
 {
 	const char *argv[] = { BSTSCAN_SERVER_BIN, "--listen", "127.0.0.1:0", "--db", is->db, NULL };
 	bs_buf line = BS_BUF_INIT;
@@ -79,7 +79,7 @@ static void issuer_run(issuer *is)
 	bs_buf_free(&line);
 }
 
-static void issuer_start(issuer *is)
+static inline void issuer_start(issuer *is)
 {
 	const char *user[] = { "user", "add", "alice", NULL };
 	memset(is, 0, sizeof(*is));
@@ -90,14 +90,14 @@ static void issuer_start(issuer *is)
 	issuer_pat(is, "service", "leaks:check,leaks:revoke", is->svc_token);
 }
 
-static void issuer_stop(issuer *is)
+static inline void issuer_stop(issuer *is)
 {
 	if (is->pid > 0)
 		bs_test_stop(is->pid);
 	is->pid = 0;
 }
 
-static void issuer_free(issuer *is)
+static inline void issuer_free(issuer *is)
 {
 	issuer_stop(is);
 	bs_test_rmtree(is->dir);
@@ -105,7 +105,7 @@ static void issuer_free(issuer *is)
 	free(is->db);
 }
 
-static size_t count_lines_containing(const bs_buf *b, const char *needle)
+static inline size_t count_lines_containing(const bs_buf *b, const char *needle)
 {
 	size_t n = 0;
 	const char *p = b->ptr;
@@ -117,7 +117,7 @@ static size_t count_lines_containing(const bs_buf *b, const char *needle)
 }
 
 /* Number of notifications / audit rows mentioning s. */
-static size_t issuer_notifications(issuer *is, const char *s)
+static inline size_t issuer_notifications(issuer *is, const char *s)
 {
 	const char *args[] = { "notifications", "list", NULL };
 	bs_buf b = BS_BUF_INIT;
@@ -128,14 +128,14 @@ static size_t issuer_notifications(issuer *is, const char *s)
 	return n;
 }
 
-static void issuer_fault(issuer *is, const char *endpoint, const char *status)
+static inline void issuer_fault(issuer *is, const char *endpoint, const char *status)
 {
 	const char *set[] = { "fault", "set", endpoint, status, NULL };
 	const char *clear[] = { "fault", "clear", NULL };
 	admin(is, NULL, status ? set : clear, NULL);
 }
 
-static void token_hash(const char *token, char out[65])
+static inline void token_hash(const char *token, char out[65])
 {
 	bs_sha256_hex(token, strlen(token), out);
 }
@@ -148,14 +148,14 @@ typedef struct http_resp {
 	cJSON *json;
 } http_resp;
 
-static size_t on_body(char *p, size_t sz, size_t n, void *ud)
+static inline size_t on_body(char *p, size_t sz, size_t n, void *ud)
 {
 	bs_buf_add(ud, p, sz * n);
 	return sz * n;
 }
 
 /* POSTs body with extra headers ("Name: value", NULL-terminated, may be NULL). */
-static void http_post(http_resp *r, const char *url, const void *body, size_t len, const char *const *headers)
+static inline void http_post(http_resp *r, const char *url, const void *body, size_t len, const char *const *headers)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -181,7 +181,7 @@ static void http_post(http_resp *r, const char *url, const void *body, size_t le
 	curl_easy_cleanup(c);
 }
 
-static void http_get(http_resp *r, const char *url)
+static inline void http_get(http_resp *r, const char *url)
 {
 	CURL *c = curl_easy_init();
 	CURLcode rc;
@@ -198,7 +198,7 @@ static void http_get(http_resp *r, const char *url)
 	curl_easy_cleanup(c);
 }
 
-static void http_resp_free(http_resp *r)
+static inline void http_resp_free(http_resp *r)
 {
 	bs_buf_free(&r->body);
 	cJSON_Delete(r->json);
@@ -206,14 +206,14 @@ static void http_resp_free(http_resp *r)
 
 /* ---- signing keys ---- */
 
-static EVP_PKEY *key_new(void)
+static inline EVP_PKEY *key_new(void)
 {
 	EVP_PKEY *k = EVP_EC_gen("P-256");
 	cr_assert(k, "cannot generate a P-256 key");
 	return k;
 }
 
-static char *key_public_pem(EVP_PKEY *k)
+static inline char *key_public_pem(EVP_PKEY *k)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *data;
@@ -227,7 +227,7 @@ static char *key_public_pem(EVP_PKEY *k)
 }
 
 /* base64(DER ECDSA signature over SHA-256 of body). */
-static char *sign_body(EVP_PKEY *k, const void *body, size_t len)
+static inline char *sign_body(EVP_PKEY *k, const void *body, size_t len)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char sig[256];
@@ -241,7 +241,7 @@ static char *sign_body(EVP_PKEY *k, const void *body, size_t len)
 }
 
 /* {"public_keys": [...]} for the keys (ids[i], keys[i]); the last one is current. */
-static char *key_document(const char *const *ids, EVP_PKEY *const *keys, size_t n)
+static inline char *key_document(const char *const *ids, EVP_PKEY *const *keys, size_t n)
 {
 	cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "public_keys");
 	char *s, *copy;
