@@ -467,10 +467,11 @@ int bs_oauth_device_login(bs_oauth_tokens *out, bs_http *h, const bs_oauth_endpo
 			bs_http_response_free(&resp);
 			break;
 		}
-		net_backoff_ms = 0;
 		j = body_object(&resp);
 		e = j ? json_str(j, "error") : NULL;
 		if (e) {
+			/* A real OAuth answer: the server is healthy again, back to the plain interval. */
+			net_backoff_ms = 0;
 			rc = 1;
 			if (!strcmp(e, "authorization_pending")) {
 				/* keep polling */

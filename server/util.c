@@ -51,6 +51,11 @@ int bs_srv_form_parse(bs_srv_form *f, const char *body, size_t len, bs_error *er
 			i = end + 1;
 			continue;
 		}
+		/* Bounds the quadratic repeat check below; OAuth forms have a handful. */
+		if (f->n == 64) {
+			bs_srv_form_free(f);
+			return bs_error_set(err, BS_ERR_LIMIT, "the form has more than 64 parameters");
+		}
 		eq = i;
 		while (eq < end && body[eq] != '=')
 			eq++;
