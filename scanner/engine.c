@@ -274,8 +274,12 @@ static int on_hit(void *ud, size_t kw, size_t off)
 				break;
 			continue;
 		}
+		/* A match starting at or after own_to belongs to the next step,
+		 * which must see this hit again: leave last_end alone. */
+		if (ms >= c->own_to)
+			break;
 		c->last_end[ri] = me;
-		if (ms < c->own_from || ms >= c->own_to)
+		if (ms < c->own_from)
 			break;
 		if ((int)r->secret_group >= rc || ov[2 * r->secret_group] == PCRE2_UNSET)
 			break;

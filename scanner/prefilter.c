@@ -1,0 +1,594 @@
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define PF_X86 1
+#else
+#define PF_X86 0
+#endif
+
+#include "common/buf.h"
+#include "scanner/prefilter.h"
+#include "common/banned.h"
+
+/* Design (as Hyperscan's and ripgrep's "Teddy"): each keyword's first PF_FP
+ * bytes are a fingerprint; keywords are grouped into 8 buckets, and for every
+ * fingerprint position j two 16-entry tables map the low and the high nibble of
+ * a byte to the set of buckets whose j-th byte may have that nibble. PSHUFB
+ * looks up 16 or 32 bytes at once; ANDing the PF_FP shifted lookups leaves, per
+ * offset, the buckets whose fingerprint may start there. Only those offsets are
+ * verified exactly. Nibble sets over-approximate (a bucket holding 'A' and 'S'
+ * also accepts 'C' and 'Q'), so which keywords share a bucket decides how many
+ * candidates are false: buckets are chosen greedily to minimise the expected
+ * verification work under a byte-frequency model of source code.
+ *
+ * The portable fallback (and the tail of every buffer) tests a bigram bitmap
+ * of the first two bytes, then verifies the keywords starting with that byte. */
+
+#define PF_FP 4
+#define PF_BUCKETS 8
+/* Beyond this many distinct fingerprints, neighbours (in sorted order) are
+ * pre-merged so that the quadratic grouping stays cheap at startup. */
+#define PF_MAX_GROUPS 128
+
+typedef struct pf_keyword {
+	uint8_t *bytes; /* lowercased where nocase */
+	uint8_t *orb;   /* 0x20 at the letters of a nocase keyword (NULL: exact) */
+	size_t len;
+} pf_keyword;
+
+/* One keyword in a bucket: the first four bytes are checked with one load. */
+typedef struct pf_entry {
+	uint32_t head;     /* first min(len, 4) bytes, folded, zero-padded */
+	uint32_t head_and; /* 0xff for bytes inside the keyword */
+	uint32_t head_or;  /* 0x20 for nocase letters: (x | 0x20) == lower <=> x is either case */
+	uint32_t idx;
+} pf_entry;
+
+typedef int (*pf_scan_fn)(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud);
+
+struct bs_prefilter {
+	pf_keyword *kw;
+	size_t n;
+	/* Scalar path: bigram bitmap over (buf[p], buf[p+1]); a one-byte keyword
+	 * sets every bigram it starts. by_first[first[b] .. first[b+1]) lists the
+	 * keywords whose first byte may be b. */
+	uint8_t bigram[65536 / 8];
+	uint32_t first[257];
+	uint32_t *by_first;
+	/* SIMD path: nibble tables per fingerprint position, and the entries of
+	 * each bucket in ent[bucket_start[b] .. bucket_start[b+1]). */
+	uint8_t lo[PF_FP][16];
+	uint8_t hi[PF_FP][16];
+	pf_entry *ent;
+	uint32_t bucket_start[PF_BUCKETS + 1];
+	pf_scan_fn scan;
+	const char *strategy;
+};
+
+static inline uint8_t fold(uint8_t c)
+{
+	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32) : c;
+}
+
+static inline int is_lower(uint8_t c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+/* The bytes that keyword k accepts at position j (1 or 2 of them). */
+static int variants(const pf_keyword *k, size_t j, uint8_t out[2])
+{
+	out[0] = k->bytes[j];
+	if (k->orb && is_lower(k->bytes[j])) {
+		out[1] = (uint8_t)(k->bytes[j] - 32);
+		return 2;
+	}
+	return 1;
+}
+
+static inline int tail_matches(const pf_keyword *k, const uint8_t *p, size_t from)
+{
+	if (!k->orb)
+		return memcmp(k->bytes + from, p + from, k->len - from) == 0;
+	for (size_t i = from; i < k->len; i++)
+		if ((uint8_t)(p[i] | k->orb[i]) != k->bytes[i])
+			return 0;
+	return 1;
+}
+
+/* ---- scalar ---- */
+
+/* Scans offsets [from, len) one by one. Also finishes the tail of the SIMD scans. */
+static int scan_scalar_from(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t from, bs_prefilter_cb cb,
+			    void *ud)
+{
+	for (size_t p = from; p < len; p++) {
+		if (p + 1 < len) {
+			unsigned w = buf[p] | (unsigned)buf[p + 1] << 8;
+			if (!(pf->bigram[w >> 3] & (1u << (w & 7))))
+				continue;
+		}
+		uint32_t lo = pf->first[buf[p]], hi = pf->first[buf[p] + 1];
+		for (uint32_t j = lo; j < hi; j++) {
+			const pf_keyword *k = &pf->kw[pf->by_first[j]];
+			if (k->len <= len - p && tail_matches(k, buf + p, 0)) {
+				int rc = cb(ud, pf->by_first[j], p);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
+static int scan_scalar(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud)
+{
+	return scan_scalar_from(pf, buf, len, 0, cb, ud);
+}
+
+static int starts_with(const pf_keyword *k, unsigned b)
+{
+	return k->orb ? fold((uint8_t)b) == k->bytes[0] : b == k->bytes[0];
+}
+
+static void build_scalar(bs_prefilter *pf)
+{
+	size_t total = 0;
+	for (unsigned b = 0; b < 256; b++) {
+		pf->first[b] = (uint32_t)total;
+		for (size_t i = 0; i < pf->n; i++)
+			total += starts_with(&pf->kw[i], b);
+	}
+	pf->first[256] = (uint32_t)total;
+	pf->by_first = bs_xmalloc((total ? total : 1) * sizeof(*pf->by_first));
+	size_t at = 0;
+	for (unsigned b = 0; b < 256; b++)
+		for (size_t i = 0; i < pf->n; i++)
+			if (starts_with(&pf->kw[i], b))
+				pf->by_first[at++] = (uint32_t)i;
+
+	for (size_t i = 0; i < pf->n; i++) {
+		const pf_keyword *k = &pf->kw[i];
+		uint8_t v0[2], v1[2];
+		int n0 = variants(k, 0, v0);
+		for (int a = 0; a < n0; a++) {
+			if (k->len == 1) {
+				for (unsigned c = 0; c < 256; c++) {
+					unsigned w = v0[a] | c << 8;
+					pf->bigram[w >> 3] |= (uint8_t)(1u << (w & 7));
+				}
+				continue;
+			}
+			int n1 = variants(k, 1, v1);
+			for (int b = 0; b < n1; b++) {
+				unsigned w = v0[a] | (unsigned)v1[b] << 8;
+				pf->bigram[w >> 3] |= (uint8_t)(1u << (w & 7));
+			}
+		}
+	}
+}
+
+/* ---- bucket assignment ---- */
+
+/* Byte frequencies (per 65536, at least 1) of C headers and Python and Perl
+ * sources (/usr/include, /usr/lib/python3, /usr/share/perl). They only steer
+ * which keywords share a bucket; any table gives exact results. */
+static const uint16_t src_freq[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 209, 1681, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	12196, 14, 197, 342, 78, 15, 42, 326, 750, 750, 780, 29, 726, 392, 383, 446,
+	421, 284, 203, 122, 90, 171, 96, 63, 93, 150, 264, 279, 82, 195, 128, 10,
+	40, 575, 214, 606, 315, 887, 263, 246, 120, 636, 23, 131, 618, 298, 624, 605,
+	514, 23, 592, 1051, 729, 219, 140, 55, 215, 95, 20, 51, 101, 51, 5, 2585,
+	23, 1819, 411, 1382, 1288, 4000, 1012, 529, 783, 2192, 38, 469, 1324, 712, 2284, 1866,
+	991, 52, 1955, 2320, 2846, 900, 317, 231, 328, 477, 64, 86, 31, 86, 10, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	2, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+/* A candidate bucket: nibble sets per fingerprint position. */
+typedef struct pf_group {
+	uint16_t lo[PF_FP], hi[PF_FP];
+	size_t nkw;
+} pf_group;
+
+/* pair_sum[h][half][m]: frequency of the bytes with high nibble h and a low
+ * nibble in the 8-bit set m over nibbles [8*half, 8*half+8). */
+typedef struct pf_model {
+	double pair_sum[16][2][256];
+} pf_model;
+
+static void model_init(pf_model *m)
+{
+	for (int h = 0; h < 16; h++)
+		for (int half = 0; half < 2; half++)
+			for (int set = 0; set < 256; set++) {
+				double s = 0;
+				for (int l = 0; l < 8; l++)
+					if (set & (1 << l))
+						s += src_freq[h * 16 + half * 8 + l] / 65536.0;
+				m->pair_sum[h][half][set] = s;
+			}
+}
+
+/* Expected verification work per offset: the chance that the bucket fires
+ * times the entries to check then (plus a fixed cost for the branch). */
+static double group_cost(const pf_model *m, const pf_group *g)
+{
+	double p = 1;
+	for (int j = 0; j < PF_FP; j++) {
+		double s = 0;
+		for (int h = 0; h < 16; h++)
+			if (g->hi[j] & (1u << h))
+				s += m->pair_sum[h][0][g->lo[j] & 0xff] + m->pair_sum[h][1][g->lo[j] >> 8];
+		p *= s;
+	}
+	return p * (4.0 + (double)g->nkw);
+}
+
+static pf_group group_merge(const pf_group *a, const pf_group *b)
+{
+	pf_group g;
+	for (int j = 0; j < PF_FP; j++) {
+		g.lo[j] = a->lo[j] | b->lo[j];
+		g.hi[j] = a->hi[j] | b->hi[j];
+	}
+	g.nkw = a->nkw + b->nkw;
+	return g;
+}
+
+static pf_group keyword_group(const pf_keyword *k)
+{
+	pf_group g = {{0}, {0}, 1};
+	for (size_t j = 0; j < PF_FP; j++) {
+		if (j >= k->len) {
+			g.lo[j] = g.hi[j] = 0xffff;
+			continue;
+		}
+		uint8_t v[2];
+		int nv = variants(k, j, v);
+		for (int a = 0; a < nv; a++) {
+			g.lo[j] |= (uint16_t)(1u << (v[a] & 15));
+			g.hi[j] |= (uint16_t)(1u << (v[a] >> 4));
+		}
+	}
+	return g;
+}
+
+static int group_cmp(const pf_group *a, const pf_group *b)
+{
+	for (int j = 0; j < PF_FP; j++) {
+		if (a->hi[j] != b->hi[j])
+			return a->hi[j] < b->hi[j] ? -1 : 1;
+		if (a->lo[j] != b->lo[j])
+			return a->lo[j] < b->lo[j] ? -1 : 1;
+	}
+	return 0;
+}
+
+/* Fills bucket_of[i] for every keyword. */
+static void assign_buckets(const bs_prefilter *pf, int *bucket_of)
+{
+	size_t n = pf->n;
+	if (n == 0)
+		return;
+	pf_group *kg = bs_xmalloc(n * sizeof(*kg));
+	size_t *order = bs_xmalloc(n * sizeof(*order));
+	int *group_of = bs_xmalloc(n * sizeof(*group_of));
+	for (size_t i = 0; i < n; i++) {
+		kg[i] = keyword_group(&pf->kw[i]);
+		order[i] = i;
+	}
+	/* Insertion sort by fingerprint: n is small, and equal fingerprints end up adjacent. */
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && group_cmp(&kg[order[j - 1]], &kg[order[j]]) > 0; j--) {
+			size_t t = order[j];
+			order[j] = order[j - 1];
+			order[j - 1] = t;
+		}
+	size_t distinct = 0;
+	for (size_t i = 0; i < n; i++)
+		distinct += i == 0 || group_cmp(&kg[order[i - 1]], &kg[order[i]]) != 0;
+
+	/* Initial groups: one per distinct fingerprint, or runs of neighbours when there are too many. */
+	size_t per = (distinct + PF_MAX_GROUPS - 1) / PF_MAX_GROUPS;
+	pf_group *g = bs_xcalloc(distinct < PF_MAX_GROUPS ? distinct + 1 : PF_MAX_GROUPS + 1, sizeof(*g));
+	size_t ng = 0, seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		int fresh = i == 0 || group_cmp(&kg[order[i - 1]], &kg[order[i]]) != 0;
+		if (fresh) {
+			seen++;
+			if ((seen - 1) % per == 0) {
+				g[ng] = kg[order[i]];
+				g[ng].nkw = 0;
+				ng++;
+			}
+		}
+		pf_group *cur = &g[ng - 1];
+		pf_group m = group_merge(cur, &kg[order[i]]);
+		*cur = m;
+		group_of[order[i]] = (int)(ng - 1);
+	}
+
+	/* Greedy agglomeration: merge the pair that adds the least cost until 8 remain. */
+	pf_model *model = bs_xmalloc(sizeof(*model));
+	model_init(model);
+	double *cost = bs_xmalloc(ng * sizeof(*cost));
+	double *delta = bs_xmalloc(ng * ng * sizeof(*delta));
+	int *alive = bs_xmalloc(ng * sizeof(*alive));
+	for (size_t a = 0; a < ng; a++) {
+		cost[a] = group_cost(model, &g[a]);
+		alive[a] = 1;
+	}
+	for (size_t a = 0; a < ng; a++)
+		for (size_t b = a + 1; b < ng; b++) {
+			pf_group m = group_merge(&g[a], &g[b]);
+			delta[a * ng + b] = group_cost(model, &m) - cost[a] - cost[b];
+		}
+	for (size_t left = ng; left > PF_BUCKETS; left--) {
+		size_t ba = 0, bb = 0;
+		double best = 0;
+		int found = 0;
+		for (size_t a = 0; a < ng; a++) {
+			if (!alive[a])
+				continue;
+			for (size_t b = a + 1; b < ng; b++)
+				if (alive[b] && (!found || delta[a * ng + b] < best)) {
+					best = delta[a * ng + b];
+					ba = a;
+					bb = b;
+					found = 1;
+				}
+		}
+		g[ba] = group_merge(&g[ba], &g[bb]);
+		cost[ba] = group_cost(model, &g[ba]);
+		alive[bb] = 0;
+		for (size_t i = 0; i < n; i++)
+			if (group_of[i] == (int)bb)
+				group_of[i] = (int)ba;
+		for (size_t o = 0; o < ng; o++) {
+			if (!alive[o] || o == ba)
+				continue;
+			pf_group m = group_merge(&g[ba], &g[o]);
+			size_t a = o < ba ? o : ba, b = o < ba ? ba : o;
+			delta[a * ng + b] = group_cost(model, &m) - cost[a] - cost[b];
+		}
+	}
+	/* Number the surviving groups 0..7. */
+	int *slot = bs_xmalloc((ng ? ng : 1) * sizeof(*slot));
+	int next = 0;
+	for (size_t a = 0; a < ng; a++)
+		slot[a] = alive[a] ? next++ : -1;
+	for (size_t i = 0; i < n; i++)
+		bucket_of[i] = slot[group_of[i]];
+
+	free(slot);
+	free(alive);
+	free(delta);
+	free(cost);
+	free(model);
+	free(g);
+	free(group_of);
+	free(order);
+	free(kg);
+}
+
+static void build_teddy(bs_prefilter *pf)
+{
+	int *bucket_of = bs_xmalloc((pf->n ? pf->n : 1) * sizeof(*bucket_of));
+	assign_buckets(pf, bucket_of);
+	pf->ent = bs_xmalloc((pf->n ? pf->n : 1) * sizeof(*pf->ent));
+	size_t at = 0;
+	for (int b = 0; b < PF_BUCKETS; b++) {
+		pf->bucket_start[b] = (uint32_t)at;
+		for (size_t i = 0; i < pf->n; i++) {
+			if (bucket_of[i] != b)
+				continue;
+			const pf_keyword *k = &pf->kw[i];
+			uint8_t head[4] = {0}, hand[4] = {0}, hor[4] = {0};
+			for (size_t j = 0; j < 4 && j < k->len; j++) {
+				head[j] = k->bytes[j];
+				hand[j] = 0xff;
+				hor[j] = k->orb ? k->orb[j] : 0;
+			}
+			pf_entry *e = &pf->ent[at++];
+			memcpy(&e->head, head, 4);
+			memcpy(&e->head_and, hand, 4);
+			memcpy(&e->head_or, hor, 4);
+			e->idx = (uint32_t)i;
+
+			pf_group kg = keyword_group(k);
+			for (int j = 0; j < PF_FP; j++)
+				for (int x = 0; x < 16; x++) {
+					if (kg.lo[j] & (1u << x))
+						pf->lo[j][x] |= (uint8_t)(1u << b);
+					if (kg.hi[j] & (1u << x))
+						pf->hi[j][x] |= (uint8_t)(1u << b);
+				}
+		}
+	}
+	pf->bucket_start[PF_BUCKETS] = (uint32_t)at;
+	free(bucket_of);
+}
+
+/* Verifies the keywords of the buckets in `buckets` at offset p; p + 4 <= len. */
+static inline int verify_at(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t p, unsigned buckets,
+			    bs_prefilter_cb cb, void *ud)
+{
+	uint32_t x;
+	memcpy(&x, buf + p, 4);
+	while (buckets) {
+		int b = __builtin_ctz(buckets);
+		buckets &= buckets - 1;
+		for (uint32_t i = pf->bucket_start[b]; i < pf->bucket_start[b + 1]; i++) {
+			const pf_entry *e = &pf->ent[i];
+			if (((x | e->head_or) & e->head_and) != e->head)
+				continue;
+			const pf_keyword *k = &pf->kw[e->idx];
+			if (k->len > 4 && (k->len > len - p || !tail_matches(k, buf + p, 4)))
+				continue;
+			int rc = cb(ud, e->idx, p);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+#if PF_X86
+__attribute__((target("ssse3"))) static int scan_ssse3(const bs_prefilter *pf, const uint8_t *buf, size_t len,
+						       bs_prefilter_cb cb, void *ud)
+{
+	enum { W = 16 };
+	__m128i lo[PF_FP], hi[PF_FP];
+	for (int j = 0; j < PF_FP; j++) {
+		lo[j] = _mm_loadu_si128((const __m128i *)pf->lo[j]);
+		hi[j] = _mm_loadu_si128((const __m128i *)pf->hi[j]);
+	}
+	const __m128i nib = _mm_set1_epi8(0x0f);
+	const __m128i zero = _mm_setzero_si128();
+	size_t i = 0;
+	for (; i + W + PF_FP - 1 <= len; i += W) {
+		__m128i acc = _mm_set1_epi8((char)0xff);
+		for (int j = 0; j < PF_FP; j++) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(buf + i + j));
+			__m128i l = _mm_shuffle_epi8(lo[j], _mm_and_si128(v, nib));
+			__m128i h = _mm_shuffle_epi8(hi[j], _mm_and_si128(_mm_srli_epi16(v, 4), nib));
+			acc = _mm_and_si128(acc, _mm_and_si128(l, h));
+		}
+		unsigned m = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(acc, zero)) ^ 0xffffu;
+		if (!m)
+			continue;
+		uint8_t res[W];
+		_mm_storeu_si128((__m128i *)res, acc);
+		do {
+			int bit = __builtin_ctz(m);
+			m &= m - 1;
+			int rc = verify_at(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
+			if (rc)
+				return rc;
+		} while (m);
+	}
+	return scan_scalar_from(pf, buf, len, i, cb, ud);
+}
+
+__attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, const uint8_t *buf, size_t len,
+						     bs_prefilter_cb cb, void *ud)
+{
+	enum { W = 32 };
+	__m256i lo[PF_FP], hi[PF_FP];
+	for (int j = 0; j < PF_FP; j++) {
+		lo[j] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)pf->lo[j]));
+		hi[j] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)pf->hi[j]));
+	}
+	const __m256i nib = _mm256_set1_epi8(0x0f);
+	const __m256i zero = _mm256_setzero_si256();
+	size_t i = 0;
+	for (; i + W + PF_FP - 1 <= len; i += W) {
+		__m256i acc = _mm256_set1_epi8((char)0xff);
+		for (int j = 0; j < PF_FP; j++) {
+			__m256i v = _mm256_loadu_si256((const __m256i *)(buf + i + j));
+			__m256i l = _mm256_shuffle_epi8(lo[j], _mm256_and_si256(v, nib));
+			__m256i h = _mm256_shuffle_epi8(hi[j], _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
+			acc = _mm256_and_si256(acc, _mm256_and_si256(l, h));
+		}
+		uint32_t m = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(acc, zero));
+		if (!m)
+			continue;
+		uint8_t res[W];
+		_mm256_storeu_si256((__m256i *)res, acc);
+		do {
+			int bit = __builtin_ctz(m);
+			m &= m - 1;
+			int rc = verify_at(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
+			if (rc)
+				return rc;
+		} while (m);
+	}
+	return scan_scalar_from(pf, buf, len, i, cb, ud);
+}
+#endif
+
+static void choose_strategy(bs_prefilter *pf)
+{
+	const char *want = getenv("BSTSCAN_PREFILTER");
+	pf->scan = scan_scalar;
+	pf->strategy = "scalar-bigram";
+	if (want && strcmp(want, "scalar") == 0)
+		return;
+#if PF_X86
+	int avx2 = __builtin_cpu_supports("avx2") && !(want && strcmp(want, "ssse3") == 0);
+	if (avx2) {
+		pf->scan = scan_avx2;
+		pf->strategy = "teddy-avx2";
+	} else if (__builtin_cpu_supports("ssse3")) {
+		pf->scan = scan_ssse3;
+		pf->strategy = "teddy-ssse3";
+	}
+#endif
+}
+
+int bs_prefilter_new(bs_prefilter **out, const char *const *keywords, const size_t *lens, const int *nocase,
+		     size_t n, bs_error *err)
+{
+	*out = NULL;
+	if (n > UINT32_MAX / 4)
+		return bs_error_set(err, BS_ERR_USAGE, "too many prefilter keywords (%zu)", n);
+	for (size_t i = 0; i < n; i++)
+		if (lens[i] == 0 || !keywords[i])
+			return bs_error_set(err, BS_ERR_USAGE, "prefilter keyword %zu is empty", i);
+
+	bs_prefilter *pf = bs_xcalloc(1, sizeof(*pf));
+	pf->n = n;
+	pf->kw = bs_xcalloc(n ? n : 1, sizeof(*pf->kw));
+	for (size_t i = 0; i < n; i++) {
+		pf_keyword *k = &pf->kw[i];
+		k->len = lens[i];
+		k->bytes = (uint8_t *)bs_xmemdup(keywords[i], lens[i]);
+		if (nocase && nocase[i]) {
+			k->orb = bs_xcalloc(k->len, 1);
+			for (size_t j = 0; j < k->len; j++) {
+				k->bytes[j] = fold(k->bytes[j]);
+				k->orb[j] = is_lower(k->bytes[j]) ? 0x20 : 0;
+			}
+		}
+	}
+	build_scalar(pf);
+	choose_strategy(pf);
+	if (pf->scan != scan_scalar)
+		build_teddy(pf);
+	*out = pf;
+	return 0;
+}
+
+void bs_prefilter_free(bs_prefilter *pf)
+{
+	if (!pf)
+		return;
+	for (size_t i = 0; i < pf->n; i++) {
+		free(pf->kw[i].bytes);
+		free(pf->kw[i].orb);
+	}
+	free(pf->kw);
+	free(pf->by_first);
+	free(pf->ent);
+	free(pf);
+}
+
+int bs_prefilter_scan(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud)
+{
+	return pf->scan(pf, buf, len, cb, ud);
+}
+
+const char *bs_prefilter_strategy(const bs_prefilter *pf)
+{
+	return pf->strategy;
+}
