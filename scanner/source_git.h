@@ -37,6 +37,7 @@ typedef struct bs_git_opts {
 	int all_objects;          /* also scan objects no ref reaches (reported reachable = 0) */
 	int recurse_submodules;   /* also scan checked-out submodules (labelled "<repository>/<path>") */
 	size_t stream_threshold;  /* blobs larger than this are streamed when the object store allows; 0 = 32 MiB */
+	const char *index_file;   /* staged: the index to read (git's GIT_INDEX_FILE in a hook); NULL = the repository's */
 	/* Called, serialised, for each object, commit or submodule that cannot be read. what names it (an object id,
 	 * a ref or a path); reason says why. May be NULL. */
 	void (*on_error)(void *ud, const char *what, const char *reason);
@@ -86,5 +87,9 @@ char *bs_git_url_display(const char *url);
 /* Makes a bare mirror of url under cache_dir (cloned the first time, fetched on later runs) and returns its path
  * (heap string) in *path_out. The directory name is the sanitized URL (without credentials) plus a short hash. */
 int bs_git_mirror(char **path_out, const char *url, const char *cache_dir, bs_error *err);
+
+/* The hooks directory of the repository found from path: core.hooksPath when set (a relative value is relative to
+ * the work tree, as git reads it), else <common git dir>/hooks. Heap string in *out; the directory may not exist. */
+int bs_git_hooks_dir(char **out, const char *path, bs_error *err);
 
 #endif

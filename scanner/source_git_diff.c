@@ -325,7 +325,9 @@ int bs_git_scan_staged(bs_scanner *s, const char *path, const bs_git_opts *opts,
 		rc = bs_error_set(err, BS_ERR_USAGE, "%s: a bare repository has no index", path ? path : ".");
 		goto out;
 	}
-	if (git_repository_index(&index, repo) < 0) {
+	/* `git commit -a` and `git commit PATH` run the hook on a temporary index: scan that one. */
+	if (opts->index_file && *opts->index_file ? git_index_open(&index, opts->index_file) < 0
+						  : git_repository_index(&index, repo) < 0) {
 		rc = bs_git_error(err, BS_ERR_IO, "cannot read the index");
 		goto out;
 	}
