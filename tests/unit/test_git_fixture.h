@@ -56,8 +56,6 @@ static inline int fx_git_argv(const char *dir, const char *const *args, const ch
 		argv[n++] = "tag.gpgsign=false";
 		argv[n++] = "-c";
 		argv[n++] = "gc.auto=0";
-		argv[n++] = "-c";
-		argv[n++] = "core.hooksPath=";
 		for (size_t i = 0; args[i] && n < 62; i++)
 			argv[n++] = args[i];
 		argv[n] = NULL;
@@ -118,5 +116,39 @@ static inline char *fx_token(void)
 	bs_test_make_bst_token(t);
 	return bs_xstrdup(t);
 }
+
+/* PATH with the build directory first, so hooks and the pre-commit framework find the bstscan under test. */
+static inline const char *fx_path_env(void)
+{
+	static char buf[8192];
+	if (!buf[0]) {
+		const char *p = getenv("PATH");
+		snprintf(buf, sizeof(buf), "PATH=%s:%s", BS_BUILD_DIR, p ? p : "/usr/bin:/bin");
+	}
+	return buf;
+}
+
+/* Runs the built bstscan with args (NULL-terminated) in cwd, with a private HOME and cache. */
+static inline void fx_bstscan(bs_test_proc *p, const char *cwd, const char *const *args, const char *stdin_data)
+{
+	const char *argv[64];
+	char home[4200], cache[4300], xdg[4300];
+	size_t n = 0;
+	snprintf(home, sizeof(home), "HOME=%s", fx_home_dir());
+	snprintf(cache, sizeof(cache), "XDG_CACHE_HOME=%s/.cache", fx_home_dir());
+	snprintf(xdg, sizeof(xdg), "XDG_CONFIG_HOME=%s/.config", fx_home_dir());
+	const char *env[] = { home, cache, xdg, fx_path_env(), "NO_COLOR=1", "GIT_INDEX_FILE=", "GIT_DIR=", NULL };
+	argv[n++] = BSTSCAN_BIN;
+	for (size_t i = 0; args[i] && n < 62; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	cr_assert_eq(bs_test_run(p, argv, cwd, env, stdin_data, stdin_data ? strlen(stdin_data) : 0, 120), 0);
+}
+
+#define FX_BSTSCAN(proc, cwd, stdin_data, ...)                                                                 \
+	do {                                                                                                   \
+		const char *fx_bargs_[] = { __VA_ARGS__, NULL };                                               \
+		fx_bstscan((proc), (cwd), fx_bargs_, (stdin_data));                                            \
+	} while (0)
 
 #endif
