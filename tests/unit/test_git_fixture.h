@@ -27,26 +27,39 @@ static inline const char *fx_home_dir(void)
 	return fx_home;
 }
 
+/* PATH with the build directory first, so hooks and the pre-commit framework find the bstscan under test. */
+static inline const char *fx_path_env(void)
+{
+	static char buf[8192];
+	if (!buf[0]) {
+		const char *p = getenv("PATH");
+		snprintf(buf, sizeof(buf), "PATH=%s:%s", BS_BUILD_DIR, p ? p : "/usr/bin:/bin");
+	}
+	return buf;
+}
+
 /* Runs git with argv (NULL-terminated) in dir; stdin_data may be NULL. Aborts the test on failure unless
  * allow_fail; returns the exit status. out receives stdout when not NULL. */
-static inline int fx_git_argv(const char *dir, const char *const *args, const char *stdin_data, bs_buf *out,
-			      int allow_fail)
+static inline int fx_git_full(const char *dir, const char *const *args, const char *stdin_data, bs_buf *out,
+			      bs_buf *err_out, int allow_fail)
 {
 	const char *argv[64];
-	char date[64], home[4200], xdg[4300];
+	char date[64], home[4200], xdg[4300], pch[4300];
 	size_t n = 0;
 	bs_test_proc p;
 	int st;
 	snprintf(date, sizeof(date), "GIT_DATE_FX=%d", fx_date_counter);
 	snprintf(home, sizeof(home), "HOME=%s", fx_home_dir());
 	snprintf(xdg, sizeof(xdg), "XDG_CONFIG_HOME=%s/.config", fx_home_dir());
+	snprintf(pch, sizeof(pch), "PRE_COMMIT_HOME=%s/.pre-commit", fx_home_dir());
 	{
 		char ad[80], cd[80];
 		snprintf(ad, sizeof(ad), "GIT_AUTHOR_DATE=%d +0000", 1700000000 + fx_date_counter * 60);
 		snprintf(cd, sizeof(cd), "GIT_COMMITTER_DATE=%d +0000", 1700000000 + fx_date_counter * 60);
 		const char *env[] = { "GIT_AUTHOR_NAME=Ada Author", "GIT_AUTHOR_EMAIL=ada@example.com",
 				      "GIT_COMMITTER_NAME=Cy Committer", "GIT_COMMITTER_EMAIL=cy@example.com", ad, cd,
-				      home, xdg, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0", NULL };
+				      home, xdg, pch, fx_path_env(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+				      "NO_COLOR=1", NULL };
 		argv[n++] = "/usr/bin/git";
 		argv[n++] = "-c";
 		argv[n++] = "init.defaultBranch=main";
@@ -67,8 +80,16 @@ static inline int fx_git_argv(const char *dir, const char *const *args, const ch
 		cr_assert_fail("git %s failed (%d): %s", args[0], st, p.err.ptr);
 	if (out)
 		bs_buf_add(out, p.out.ptr, p.out.len);
+	if (err_out)
+		bs_buf_add(err_out, p.err.ptr, p.err.len);
 	bs_test_proc_free(&p);
 	return st;
+}
+
+static inline int fx_git_argv(const char *dir, const char *const *args, const char *stdin_data, bs_buf *out,
+			      int allow_fail)
+{
+	return fx_git_full(dir, args, stdin_data, out, NULL, allow_fail);
 }
 
 #define FX_GIT(dir, ...)                                                                                       \
@@ -115,17 +136,6 @@ static inline char *fx_token(void)
 	char t[48];
 	bs_test_make_bst_token(t);
 	return bs_xstrdup(t);
-}
-
-/* PATH with the build directory first, so hooks and the pre-commit framework find the bstscan under test. */
-static inline const char *fx_path_env(void)
-{
-	static char buf[8192];
-	if (!buf[0]) {
-		const char *p = getenv("PATH");
-		snprintf(buf, sizeof(buf), "PATH=%s:%s", BS_BUILD_DIR, p ? p : "/usr/bin:/bin");
-	}
-	return buf;
 }
 
 /* Runs the built bstscan with args (NULL-terminated) in cwd, with a private HOME and cache. */
