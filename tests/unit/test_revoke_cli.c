@@ -428,3 +428,66 @@ Test(revoke_cli, git_remote_credentials_never_leave)
 	cr_assert_null(strstr(b.ptr, "ghp_remotepassword"), "remote credentials were sent: %s", b.ptr);
 	bs_buf_free(&b);
 }
+
+static void git(const char *dir, const char *const *args)
+{
+	const char *argv[16];
+	const char *env[] = { "GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@example.test", "GIT_COMMITTER_NAME=Dev",
+			      "GIT_COMMITTER_EMAIL=dev@example.test", NULL };
+	bs_test_proc p;
+	int n = 0;
+	argv[n++] = "/usr/bin/git";
+	argv[n++] = "-C";
+	argv[n++] = dir;
+	for (; *args && n < 15; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	memset(&p, 0, sizeof(p));
+	cr_assert_eq(bs_test_run(&p, argv, NULL, env, NULL, 0, 30), 0);
+	cr_assert_eq(p.status, 0, "git %s: %s", argv[3], p.err.ptr);
+	bs_test_proc_free(&p);
+}
+
+Test(revoke_cli, git_history_revoke_sends_commit_path_and_remote)
+{
+	bs_test_proc p;
+	char *repo = bs_xasprintf("%s/repo", tree), *content = bs_xasprintf("DEPLOY=%s\n", live);
+	const char *init[] = { "init", "-q", NULL };
+	const char *remote[] = { "remote", "add", "origin", "https://ci:hunter2@git.example/acme/site.git", NULL };
+	const char *add[] = { "add", "-A", NULL };
+	const char *commit1[] = { "commit", "-q", "-m", "add deploy config", NULL };
+	const char *rm[] = { "rm", "-q", "deploy.env", NULL };
+	const char *commit2[] = { "commit", "-q", "-m", "remove the secret", NULL };
+	const char *args[] = { "git", "--revoke", "--yes", "-f", "json", "repo", NULL };
+	const char *audit[] = { "audit", "list", NULL };
+	bs_buf b = BS_BUF_INIT;
+	cJSON *r, *o;
+	const char *commit;
+	bs_test_write_str(repo, "deploy.env", content);
+	git(repo, init);
+	git(repo, remote);
+	git(repo, add);
+	git(repo, commit1);
+	git(repo, rm);
+	git(repo, commit2);
+	bstscan(&p, IS.url, args, NULL);
+	cr_assert_eq(p.status, 1, "exit %d: %s", p.status, p.err.ptr);
+	r = parse_report(&p);
+	cr_assert_eq(cJSON_GetArraySize(r), 1, "%s", p.out.ptr);
+	o = cJSON_GetArrayItem(r, 0);
+	cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "active");
+	cr_assert_str_eq(cJSON_GetObjectItem(o, "revoke_outcome")->valuestring, "revoked");
+	commit = cJSON_GetObjectItem(o, "commit")->valuestring;
+	cr_assert(commit && strlen(commit) == 40);
+	assert_status_now(h_live, "revoked");
+	admin(&IS, &b, audit, NULL);
+	cr_assert(strstr(b.ptr, commit), "the commit is the source: %s", b.ptr);
+	cr_assert(strstr(b.ptr, "deploy.env"), "the path is the source: %s", b.ptr);
+	cr_assert(strstr(b.ptr, "https://git.example/acme/site.git"), "the remote is the source: %s", b.ptr);
+	cr_assert_null(strstr(b.ptr, "hunter2"), "remote credentials were sent: %s", b.ptr);
+	bs_buf_free(&b);
+	cJSON_Delete(r);
+	bs_test_proc_free(&p);
+	free(repo);
+	free(content);
+}
