@@ -118,7 +118,7 @@ static int add_finding(targets *t, const cJSON *o, size_t idx, const bs_ruleset 
 		       bs_error *err)
 {
 	const cJSON *git = cJSON_GetObjectItemCaseSensitive(o, "git");
-	const char *hash = json_str(o, "token_hash"), *path, *commit, *repo, *line;
+	const char *hash = json_str(o, "token_hash"), *path, *commit, *repo;
 	target *x;
 	bs_buf where = BS_BUF_INIT;
 	const cJSON *ln;
@@ -142,8 +142,6 @@ static int add_finding(targets *t, const cJSON *o, size_t idx, const bs_ruleset 
 	x->commit = dup_or_null(commit);
 	if (repo && (strstr(repo, "://") || (strchr(repo, '@') && strchr(repo, ':'))))
 		x->repository = bs_leaks_url_without_userinfo(repo);
-	line = NULL;
-	(void)line;
 	ln = cJSON_GetObjectItemCaseSensitive(o, "line");
 	bs_buf_adds(&where, path ? path : "(message)");
 	if (cJSON_IsNumber(ln))
@@ -313,7 +311,6 @@ int cmd_revoke(int argc, char **argv)
 	else if (!quiet)
 		cli_warn("cannot look the tokens up before revoking (%s)", err.message);
 	if (!quiet || dry_run) {
-		size_t shown = 0;
 		fprintf(stderr, "bstscan: %s:\n", dry_run ? "would revoke" : "about to revoke");
 		for (size_t i = 0; i < t.len; i++) {
 			const bs_leak_result *r = have_check ? bs_leak_results_find(&checked, t.items[i].hash) : NULL;
@@ -322,7 +319,6 @@ int cmd_revoke(int argc, char **argv)
 				dup = strcmp(t.items[j].hash, t.items[i].hash) == 0;
 			if (dup)
 				continue;
-			shown++;
 			fprintf(stderr, "  %s", r && r->token_prefix ? r->token_prefix : "");
 			fprintf(stderr, "%s%.16s...", r && r->token_prefix ? "  " : "", t.items[i].hash);
 			if (r && r->status)
@@ -335,7 +331,6 @@ int cmd_revoke(int argc, char **argv)
 				fprintf(stderr, "  found in %s", t.items[i].where);
 			fputc('\n', stderr);
 		}
-		(void)shown;
 	}
 	if (dry_run) {
 		fprintf(stderr, "bstscan: dry run: nothing was revoked\n");
