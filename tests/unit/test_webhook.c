@@ -481,17 +481,24 @@ static char *key_doc;
 static atomic_int key_fetches;
 static int slow_ms;
 
+static atomic_int issuer_calls;
+
+/* The key document at /keys; anything else is a slow issuer that knows no token. */
 static enum MHD_Result on_aux(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			      const char *version, const char *data, size_t *size, void **con_cls)
 {
+	bs_buf *acc = *con_cls;
 	struct MHD_Response *r;
 	enum MHD_Result rc;
 	char *body;
-	if (!*con_cls) {
-		*con_cls = (void *)1;
+	if (!acc) {
+		acc = bs_xcalloc(1, sizeof(*acc));
+		bs_buf_init(acc, 0);
+		*con_cls = acc;
 		return MHD_YES;
 	}
 	if (*size) {
+		bs_buf_add(acc, data, *size);
 		*size = 0;
 		return MHD_YES;
 	}
@@ -502,8 +509,23 @@ static enum MHD_Result on_aux(void *cls, struct MHD_Connection *c, const char *u
 		pthread_mutex_unlock(&doc_lock);
 	} else {
 		struct timespec ts = { slow_ms / 1000, (slow_ms % 1000) * 1000000L };
+		cJSON *req = cJSON_ParseWithLength(acc->ptr, acc->len), *h;
+		cJSON *out = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(out, "results");
+		char *s;
+		atomic_fetch_add(&issuer_calls, 1);
 		nanosleep(&ts, NULL);
-		body = bs_xstrdup("{\"results\": []}");
+		cJSON_ArrayForEach(h, cJSON_GetObjectItem(req, "token_hashes"))
+		{
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "token_hash", h->valuestring);
+			cJSON_AddStringToObject(o, "status", "unknown");
+			cJSON_AddItemToArray(res, o);
+		}
+		s = cJSON_PrintUnformatted(out);
+		body = bs_xstrdup(s);
+		cJSON_free(s);
+		cJSON_Delete(out);
+		cJSON_Delete(req);
 	}
 	r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
 	MHD_add_response_header(r, "Content-Type", "application/json");
@@ -512,10 +534,21 @@ static enum MHD_Result on_aux(void *cls, struct MHD_Connection *c, const char *u
 	return rc;
 }
 
+static void on_aux_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+	bs_buf *acc = *con_cls;
+	if (acc) {
+		bs_buf_free(acc);
+		free(acc);
+	}
+	*con_cls = NULL;
+}
+
 static struct MHD_Daemon *aux_start(char *url, size_t len)
 {
 	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
-						NULL, on_aux, NULL, MHD_OPTION_END);
+						NULL, on_aux, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_aux_done, NULL,
+						MHD_OPTION_END);
 	cr_assert(d);
 	snprintf(url, len, "http://127.0.0.1:%u", MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
 	return d;
@@ -592,4 +625,61 @@ Test(webhook, slow_issuer_gets_503_within_the_deadline)
 	MHD_stop_daemon(d);
 	free(file);
 	free(body);
+}
+
+typedef struct bg_post {
+	receiver *r;
+	char *body;
+	http_resp resp;
+} bg_post;
+
+static void *post_in_background(void *arg)
+{
+	bg_post *b = arg;
+	char *sig = sign_body(key_a, b->body, strlen(b->body));
+	char *h2 = bs_xasprintf("Github-Public-Key-Signature: %s", sig);
+	const char *headers[] = { "Github-Public-Key-Identifier: key-a", h2, NULL };
+	http_post(&b->resp, b->r->url, b->body, strlen(b->body), headers);
+	free(sig);
+	free(h2);
+	return NULL;
+}
+
+Test(webhook, sigterm_lets_the_request_in_flight_finish)
+{
+	receiver r;
+	char aux[64], t1[48];
+	const char *toks[2] = { t1, NULL };
+	const char *ids[] = { "key-a" };
+	EVP_PKEY *keys[] = { key_a };
+	char *file = bs_xasprintf("%s/keys-term.json", IS.dir);
+	struct MHD_Daemon *d;
+	pthread_t th;
+	bg_post b = { 0 };
+	int status;
+	slow_ms = 1500;
+	d = aux_start(aux, sizeof(aux));
+	bs_test_make_bst_token(t1);
+	write_keys(file, ids, keys, 1);
+	receiver_start_with(&r, aux, "--keys", file, NULL);
+	b.r = &r;
+	b.body = body_for(toks, 1);
+	cr_assert_eq(pthread_create(&th, NULL, post_in_background, &b), 0);
+	/* Wait until the request is at the issuer, then ask the receiver to stop. */
+	while (atomic_load(&issuer_calls) == 0) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	kill(r.pid, SIGTERM);
+	pthread_join(th, NULL);
+	cr_assert_eq(b.resp.status, 200, "the request in flight is answered: %ld %s", b.resp.status, b.resp.body.ptr);
+	cr_assert(strstr(b.resp.body.ptr, "false_positive"), "%s", b.resp.body.ptr);
+	http_resp_free(&b.resp);
+	cr_assert_eq(waitpid(r.pid, &status, 0), r.pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+	r.pid = 0;
+	MHD_stop_daemon(d);
+	free(r.log);
+	free(file);
+	free(b.body);
 }
