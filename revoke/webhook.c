@@ -386,7 +386,12 @@ static enum MHD_Result handle_post(bs_webhook *w, struct MHD_Connection *c, conn
 		rc = reply(c, 200, "application/json", body, strlen(body));
 	} else {
 		l.error = err.message;
-		rc = reply_error(c, status, status == 400 ? "invalid_request" : "temporarily_unavailable", err.message);
+		/* A 400 explains the sender's mistake; a 503 says only "later": how our issuer failed is
+		 * for our log, not for the code host. */
+		if (status == 400)
+			rc = reply_error(c, 400, "invalid_request", err.message);
+		else
+			rc = reply_error(c, status, "temporarily_unavailable", "the issuer cannot be asked now; retry later");
 	}
 	emit_log(w, &l, method, url, cs->start_ms);
 	free(body);

@@ -619,8 +619,15 @@ Test(webhook, slow_issuer_gets_503_within_the_deadline)
 	body = body_for(toks, 1);
 	post(&resp, &r, body, key_a, "key-a");
 	cr_assert_eq(resp.status, 503, "%s", resp.body.ptr);
-	cr_assert(strstr(resp.body.ptr, "did not finish"), "%s", resp.body.ptr);
+	cr_assert(strstr(resp.body.ptr, "retry later"), "%s", resp.body.ptr);
+	cr_assert_null(strstr(resp.body.ptr, aux), "the issuer's address is not told to the sender: %s", resp.body.ptr);
 	http_resp_free(&resp);
+	{
+		bs_buf log = receiver_log(&r);
+		cr_assert(strstr(log.ptr, "did not finish within 1000 ms"), "the log says why: %s", log.ptr);
+		cr_assert(strstr(log.ptr, "\"status\":503"), "%s", log.ptr);
+		bs_buf_free(&log);
+	}
 	receiver_stop(&r, toks);
 	MHD_stop_daemon(d);
 	free(file);
