@@ -11,6 +11,7 @@
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/secure.h"
+#include "revoke/json.h"
 #include "revoke/leaks.h"
 #include "scanner/rule.h"
 #include "common/banned.h"
@@ -166,7 +167,7 @@ static int load_report(targets *t, const char *file, size_t *skipped, bs_error *
 	rc = bs_fs_read_file(&doc, strcmp(file, "-") == 0 ? "/dev/stdin" : file, REPORT_MAX, err);
 	if (rc < 0)
 		goto out;
-	root = cJSON_ParseWithLength(doc.ptr, doc.len);
+	root = bs_json_parse_exact(doc.ptr, doc.len);
 	if (root) {
 		/* One JSON document: an array of findings, or an object holding one. */
 		const cJSON *arr = cJSON_IsArray(root) ? root : cJSON_GetObjectItemCaseSensitive(root, "findings");
@@ -196,7 +197,7 @@ static int load_report(targets *t, const char *file, size_t *skipped, bs_error *
 			while (len && isspace((unsigned char)p[len - 1]))
 				len--;
 			if (len) {
-				o = cJSON_ParseWithLength(p, len);
+				o = bs_json_parse_exact(p, len);
 				if (!o)
 					rc = bs_error_set(err, BS_ERR_PARSE, "%s: line %zu is not JSON (expected a JSON or JSON-lines report)",
 							  file, lineno);

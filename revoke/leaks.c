@@ -6,6 +6,7 @@
 
 #include "common/buf.h"
 #include "common/timeutil.h"
+#include "revoke/json.h"
 #include "revoke/leaks.h"
 #include "common/banned.h"
 
@@ -311,7 +312,7 @@ static int parse_reply(bs_leak_results *out, size_t first, size_t n, const char 
 {
 	const char *field = revoke ? "outcome" : "status";
 	const char *const *allowed = revoke ? revoke_outcomes : check_statuses;
-	cJSON *root = cJSON_ParseWithLength(body, len);
+	cJSON *root = bs_json_parse_exact(body, len);
 	const cJSON *results, *item;
 	size_t *ix = NULL, idx = 0, seen = 0;
 	unsigned char *got = NULL;

@@ -17,6 +17,7 @@
 #include "common/buf.h"
 #include "common/secure.h"
 #include "common/timeutil.h"
+#include "revoke/json.h"
 #include "revoke/leaks.h"
 #include "revoke/webhook.h"
 #include "common/banned.h"
@@ -154,7 +155,7 @@ typedef struct token_entry {
 static int parse_tokens(token_entry **out, size_t *n_out, char **source_out, const char *body, size_t len,
 			bs_error *err)
 {
-	cJSON *root = cJSON_ParseWithLength(body, len), *item;
+	cJSON *root = bs_json_parse_exact(body, len), *item;
 	token_entry *t = NULL;
 	size_t n = 0, cap = 0, idx = 0;
 	int rc = 0;

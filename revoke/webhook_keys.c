@@ -12,6 +12,7 @@
 #include "common/buf.h"
 #include "common/fs.h"
 #include "common/timeutil.h"
+#include "revoke/json.h"
 #include "revoke/webhook.h"
 #include "common/banned.h"
 
@@ -70,7 +71,7 @@ static EVP_PKEY *parse_p256(const char *pem, size_t idx, bs_error *err)
 
 int bs_webhook_keys_load_json(bs_webhook_keys *k, const char *json, size_t len, bs_error *err)
 {
-	cJSON *root = cJSON_ParseWithLength(json, len);
+	cJSON *root = bs_json_parse_exact(json, len);
 	const cJSON *arr, *item;
 	key_entry *entries = NULL, *old;
 	size_t n = 0, idx = 0, nold;

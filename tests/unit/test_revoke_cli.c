@@ -343,8 +343,12 @@ Test(revoke_cli, revoke_from_report_and_by_hash_idempotent)
 	bstscan(&p, IS.url, froml, NULL);
 	cr_assert_eq(p.status, 0, "exit %d: %s", p.status, p.err.ptr);
 	{
+		/* Every line of the JSON-lines report counts, not only the first. */
 		char *want = bs_xasprintf("already_revoked %s", h_live);
 		cr_assert(strstr(p.out.ptr, want), "%s", p.out.ptr);
+		cr_assert(strstr(p.out.ptr, h_revoked) && strstr(p.out.ptr, h_expired) && strstr(p.out.ptr, h_unknown), "%s",
+			  p.out.ptr);
+		cr_assert_eq(count_lines_containing(&p.out, "\n"), 4, "one line per distinct hash: %s", p.out.ptr);
 		free(want);
 	}
 	bs_test_proc_free(&p);

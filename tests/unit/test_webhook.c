@@ -340,7 +340,8 @@ Test(webhook, oversized_and_malformed_bodies)
 	receiver r;
 	http_resp resp;
 	const char *malformed[] = { "not json", "{\"token\": \"x\"}", "[1, 2]", "[{\"type\": \"bastionary_pat\"}]",
-				    "[{\"token\": 12}]", "[{\"token\": \"bst_x\", \"url\": 5}]", "[" };
+				    "[{\"token\": 12}]", "[{\"token\": \"bst_x\", \"url\": 5}]", "[",
+				    "[] trailing", "[{\"token\": \"bst_x\"}]\n[{\"token\": \"bst_y\"}]" };
 	size_t big = (1u << 20) + 1;
 	char *huge = malloc(big + 1);
 	receiver_start(&r, 0);
