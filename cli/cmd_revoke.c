@@ -73,6 +73,29 @@ static target *targets_push(targets *t, const char *hash)
 	return x;
 }
 
+static int cmp_target_ix(const void *a, const void *b, void *ctx)
+{
+	const target *t = ctx;
+	size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+	int c = strcmp(t[ia].hash, t[ib].hash);
+	return c ? c : (ia < ib ? -1 : ia > ib);
+}
+
+/* first[i] is 1 when t->items[i] is the first target with its hash (a token found in several
+ * places is listed once, where it was found first). The caller frees the array. */
+static unsigned char *first_of_each_hash(const targets *t)
+{
+	size_t *ix = bs_xmalloc((t->len ? t->len : 1) * sizeof(*ix));
+	unsigned char *first = bs_xcalloc(t->len ? t->len : 1, 1);
+	for (size_t i = 0; i < t->len; i++)
+		ix[i] = i;
+	qsort_r(ix, t->len, sizeof(*ix), cmp_target_ix, t->items);
+	for (size_t i = 0; i < t->len; i++)
+		first[ix[i]] = i == 0 || strcmp(t->items[ix[i]].hash, t->items[ix[i - 1]].hash) != 0;
+	free(ix);
+	return first;
+}
+
 /* A hash given on the command line: hex in either case, never a raw token. */
 static int add_hash_arg(targets *t, const char *arg)
 {
@@ -313,12 +336,10 @@ int cmd_revoke(int argc, char **argv)
 		cli_warn("cannot look the tokens up before revoking (%s)", err.message);
 	if (!quiet || dry_run) {
 		fprintf(stderr, "bstscan: %s:\n", dry_run ? "would revoke" : "about to revoke");
+		unsigned char *first = first_of_each_hash(&t);
 		for (size_t i = 0; i < t.len; i++) {
 			const bs_leak_result *r = have_check ? bs_leak_results_find(&checked, t.items[i].hash) : NULL;
-			int dup = 0;
-			for (size_t j = 0; j < i && !dup; j++)
-				dup = strcmp(t.items[j].hash, t.items[i].hash) == 0;
-			if (dup)
+			if (!first[i])
 				continue;
 			fprintf(stderr, "  %s", r && r->token_prefix ? r->token_prefix : "");
 			fprintf(stderr, "%s%.16s...", r && r->token_prefix ? "  " : "", t.items[i].hash);
@@ -332,6 +353,7 @@ int cmd_revoke(int argc, char **argv)
 				fprintf(stderr, "  found in %s", t.items[i].where);
 			fputc('\n', stderr);
 		}
+		free(first);
 	}
 	if (dry_run) {
 		fprintf(stderr, "bstscan: dry run: nothing was revoked\n");
