@@ -1,9 +1,12 @@
 /* `bstscan scan --check/--revoke` and `bstscan revoke` end to end against a real bstscan-server:
  * a generated tree holds a live PAT, a revoked one, an expired one and an unknown one. */
 #include <criterion/criterion.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "revoke/leaks.h"
 #include "test_revoke_support.h"
@@ -494,4 +497,57 @@ Test(revoke_cli, git_history_revoke_sends_commit_path_and_remote)
 	bs_test_proc_free(&p);
 	free(repo);
 	free(content);
+}
+
+/* Runs `bstscan scan --revoke` on a pseudo-terminal, answers the question with answer, and
+ * returns the exit status; the terminal's output is appended to out. */
+static int revoke_on_tty(const char *answer, bs_buf *out)
+{
+	int master, status = -1;
+	pid_t pid = forkpty(&master, NULL, NULL, NULL);
+	int answered = 0;
+	cr_assert_geq(pid, 0, "forkpty");
+	if (pid == 0) {
+		char *const argv[] = { (char *)BSTSCAN_BIN, "scan", "--revoke", "--no-color", "-f", "json", ".", NULL };
+		char xdg[512];
+		snprintf(xdg, sizeof(xdg), "%s/xdg", IS.dir);
+		setenv("BSTSCAN_TOKEN", IS.svc_token, 1);
+		setenv("BSTSCAN_SERVER", IS.url, 1);
+		setenv("XDG_CONFIG_HOME", xdg, 1);
+		setenv("HOME", IS.dir, 1);
+		setenv("DBUS_SESSION_BUS_ADDRESS", "", 1);
+		if (chdir(tree) != 0)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (;;) {
+		char buf[4096];
+		ssize_t n = read(master, buf, sizeof(buf));
+		if (n <= 0)
+			break; /* EIO once the child has exited */
+		bs_buf_add(out, buf, (size_t)n);
+		if (!answered && strstr(out->ptr, "[y/N]")) {
+			cr_assert_eq(write(master, answer, strlen(answer)), (ssize_t)strlen(answer));
+			answered = 1;
+		}
+	}
+	close(master);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(answered, "no question was asked: %s", out->ptr);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+Test(revoke_cli, terminal_asks_before_revoking)
+{
+	bs_buf out = BS_BUF_INIT;
+	cr_assert_eq(revoke_on_tty("n\n", &out), 1, "%s", out.ptr);
+	cr_assert(strstr(out.ptr, "deploy-bot") && strstr(out.ptr, "owner alice"), "the list comes first: %s", out.ptr);
+	cr_assert(strstr(out.ptr, "nothing was revoked"), "%s", out.ptr);
+	assert_status_now(h_live, "active");
+	bs_buf_reset(&out);
+	cr_assert_eq(revoke_on_tty("y\n", &out), 1, "%s", out.ptr);
+	cr_assert(strstr(out.ptr, "revoked 1 of 1"), "%s", out.ptr);
+	assert_status_now(h_live, "revoked");
+	bs_buf_free(&out);
 }
