@@ -28,6 +28,13 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 rng = random.Random(20261127)
 
 
+def reseed(family_name):
+    """Each family draws from its own seed, so editing one family's rules
+    leaves every other family's fixtures unchanged."""
+    global rng
+    rng = random.Random("bstscan-rules-2026:" + family_name)
+
+
 def rand(alphabet, n):
     return "".join(rng.choice(alphabet) for _ in range(n))
 
@@ -96,6 +103,31 @@ def pem(label, nbytes, openssh=False, escape=None):
     return "-----BEGIN %s-----%s%s%s-----END %s-----" % (label, nl, nl.join(lines), nl, label)
 
 
+def crc24(data):
+    crc = 0xB704CE
+    for b in data:
+        crc ^= b << 16
+        for _ in range(8):
+            crc <<= 1
+            if crc & 0x1000000:
+                crc ^= 0x1864CFB
+    return crc & 0xFFFFFF
+
+
+def pgp(nbytes, checksum=True, header=True, tag=0xC5, bad_sum=False):
+    body = rng.randbytes(nbytes)
+    data = bytes([tag, 0xC0 + ((nbytes - 192) >> 8), (nbytes - 192) & 0xFF]) + body
+    b = base64.b64encode(data).decode()
+    out = "-----BEGIN PGP PRIVATE KEY BLOCK-----\n"
+    if header:
+        out += "Comment: bstscan test fixture\n"
+    out += "\n" + "\n".join(b[i:i + 64] for i in range(0, len(b), 64)) + "\n"
+    if checksum:
+        crc = crc24(data) ^ (1 if bad_sum else 0)
+        out += "=" + base64.b64encode(crc.to_bytes(3, "big")).decode() + "\n"
+    return out + "-----END PGP PRIVATE KEY BLOCK-----"
+
+
 def glc():
     payload = '{"o":"%d","n":"fixture-stack-%s","k":"%s","m":{"r":"prod-us-east-0"}}' % (
         rng.randrange(100000, 999999), rand(HEX, 6), rand(ALNUM, 24))
@@ -151,6 +183,7 @@ def family(name, *rules):
 
 
 # ---------------------------------------------------------------- GitHub
+reseed("github")
 ghp, gho, ghs = gh_token("ghp_"), gh_token("gho_"), gh_token("ghs_")
 ghu, ghr = gh_token("ghu_"), gh_token("ghr_")
 fg = "github_pat_" + rand(ALNUM, 22) + "_" + rand(ALNUM, 59)
@@ -185,6 +218,7 @@ family("github",
 )
 
 # ---------------------------------------------------------------- GitLab
+reseed("gitlab")
 glpat = "glpat-" + rand(B64URL, 20)
 glpat_r = "glpat-" + rand(B64URL, 38) + ".01." + rand("0123456789abcdefghijklmnopqrstuvwxyz", 9)
 glpat_r2 = "glpat-" + rand(B64URL, 27) + "." + rand("0123456789abcdefghijklmnopqrstuvwxyz", 9)
@@ -218,6 +252,7 @@ family("gitlab",
 )
 
 # ---------------------------------------------------------------- Slack
+reseed("slack")
 def slack_id(n):
     return str(rng.randrange(10 ** (n - 1), 10 ** n))
 
@@ -248,10 +283,19 @@ family("slack",
          "Slack token-rotation tokens: access tokens xoxe.xoxb-1-/xoxe.xoxp-1- and refresh tokens xoxe-1-, followed by "
          "a long alphanumeric body (about 146-170 characters; the exact length is not documented).",
          LB_U + r"(xoxe(?:\.xox[bp])?-1-[A-Za-z0-9]{140,180})" + LA_U,
-         ["xoxe.xoxb-1-", "xoxe.xoxp-1-", "xoxe-1-"], "critical", 200, [NP(7), ENT(4.0, 12)],
+         ["xoxe"], "critical", 200, [NP(7), ENT(4.0, 12)],
          tp=["SLACK_TOKEN=" + xoxe, "refresh_token: xoxe-1-" + rand(ALNUM, 146)],
          fp=["xoxe-1-" + "x" * 146, "xoxe.xoxp-1-" + rand(ALNUM, 100), "axoxe-1-" + rand(ALNUM, 146),
              "xoxe-2-" + rand(ALNUM, 146)]),
+    rule("slack-app-token", "slack",
+         "Slack app-level token (Socket Mode): xapp-<digit>-<app id>-<number>-<64 hex>. The layout is what issued "
+         "tokens show; Slack documents only the xapp- prefix.",
+         LB_U + r"(xapp-[0-9]-[A-Z0-9]{8,12}-[0-9]{10,13}-[a-f0-9]{64})" + LA_U,
+         ["xapp-"], "critical", 110, [NP(5, **HEXNP), ENT(3.2, 30)],
+         tp=["SLACK_APP_TOKEN=xapp-1-A%s-%s-%s" % (rand(UPPER_B32, 10), slack_id(13), rand(HEX, 64)),
+             "app_token: 'xapp-1-A%s-%s-%s'" % (rand(UPPER_B32, 9), slack_id(13), rand(HEX, 64))],
+         fp=["xapp-1-A0000000000-0000000000000-" + "0" * 64, "xapp-1-A%s-%s-%s" % (rand(UPPER_B32, 10), slack_id(13), rand(HEX, 63)),
+             "myxapp-1-A%s-%s-%s" % (rand(UPPER_B32, 10), slack_id(13), rand(HEX, 64)), "xapp-your-app-token"]),
     rule("slack-webhook-url", "slack",
          "Slack incoming-webhook URL (hooks.slack.com/services/T.../B.../<24 alphanumerics>) and workflow/trigger "
          "webhook URLs: anyone holding one can post to the channel.",
@@ -267,12 +311,13 @@ family("slack",
 )
 
 # ---------------------------------------------------------------- Stripe
+reseed("stripe")
 family("stripe",
     rule("stripe-live-secret-key", "stripe",
          "Stripe live secret (sk_live_) or restricted (rk_live_) key: the prefix and 20 to 247 alphanumerics "
          "(Stripe keys are at most 255 characters).",
          LB_W + r"([sr]k_live_[A-Za-z0-9]{20,247})" + LA_W,
-         ["sk_live_", "rk_live_"], "critical", 255, [NP(8), ENT(3.5, 8), MIXED],
+         ["k_live_"], "critical", 255, [NP(8), ENT(3.5, 8), MIXED],
          tp=["STRIPE_SECRET_KEY=sk_live_" + rand(ALNUM, 24), "Stripe.api_key = 'rk_live_%s'" % rand(ALNUM, 99)],
          fp=["sk_live_xxxxxxxxxxxxxxxxxxxxxxxx", "sk_live_" + rand(ALNUM, 12), "disk_live_" + rand(ALNUM, 24),
              "sk_live_4eC39HqLyjWDarjtT1zdp7dcEXAMPLE", "pk_live_" + rand(ALNUM, 24)]),
@@ -280,13 +325,14 @@ family("stripe",
          "Stripe test-mode secret (sk_test_) or restricted (rk_test_) key: no access to live data, but it exposes the "
          "account's test environment.",
          LB_W + r"([sr]k_test_[A-Za-z0-9]{20,247})" + LA_W,
-         ["sk_test_", "rk_test_"], "low", 255, [NP(8), ENT(3.5, 8), MIXED],
+         ["k_test_"], "low", 255, [NP(8), ENT(3.5, 8), MIXED],
          tp=["STRIPE_KEY=sk_test_" + rand(ALNUM, 24), "rk_test_" + rand(ALNUM, 99)],
          fp=["sk_test_xxxxxxxxxxxxxxxxxxxxxxxx", "sk_test_" + rand(ALNUM, 10), "risk_test_" + rand(ALNUM, 24),
              "sk_test_4eC39HqLyjWDarjtT1zdp7dcEXAMPLE"]),
 )
 
 # ---------------------------------------------------------------- npm
+reseed("npm")
 npm1, npm2 = gh_token("npm_"), gh_token("npm_")
 family("npm",
     rule("npm-access-token", "npm",
@@ -300,6 +346,7 @@ family("npm",
 )
 
 # ---------------------------------------------------------------- PyPI
+reseed("pypi")
 py1, py2, pyt = pypi(), pypi(caveats=0), pypi(b"test.pypi.org")
 family("pypi",
     rule("pypi-api-token", "pypi",
@@ -323,6 +370,7 @@ family("pypi",
 )
 
 # ---------------------------------------------------------------- AWS
+reseed("aws")
 akia = "AKIA" + rand(UPPER_B32, 16)
 asia = "ASIA" + rand(UPPER_B32, 16)
 secret = rand(B64, 40)
@@ -359,6 +407,7 @@ family("aws",
 )
 
 # ---------------------------------------------------------------- Google
+reseed("google")
 family("google",
     rule("google-api-key", "google",
          "Google API key: AIza + 35 base64url characters (39 in all). Keys for browser APIs (Maps, Firebase) are "
@@ -371,6 +420,7 @@ family("google",
 )
 
 # ---------------------------------------------------------------- OpenAI
+reseed("openai")
 family("openai",
     rule("openai-api-key", "openai",
          "OpenAI API key: project (sk-proj-), service-account (sk-svcacct-) and admin (sk-admin-) keys and the older "
@@ -387,6 +437,7 @@ family("openai",
 )
 
 # ---------------------------------------------------------------- Anthropic
+reseed("anthropic")
 family("anthropic",
     rule("anthropic-api-key", "anthropic",
          "Anthropic API key: sk-ant-api03- (or sk-ant-admin01- for admin keys) + 93 base64url characters + AA "
@@ -400,6 +451,7 @@ family("anthropic",
 )
 
 # ---------------------------------------------------------------- Hugging Face
+reseed("huggingface")
 family("huggingface",
     rule("huggingface-token", "huggingface",
          "Hugging Face user access token: hf_ + 34 letters; organization API tokens: api_org_ + 34 letters. The "
@@ -414,6 +466,7 @@ family("huggingface",
 )
 
 # ---------------------------------------------------------------- Shopify
+reseed("shopify")
 family("shopify",
     rule("shopify-access-token", "shopify",
          "Shopify access tokens: shpat_ (admin API), shpca_ (custom app), shppa_ (private app) + 32 hex.",
@@ -432,6 +485,7 @@ family("shopify",
 )
 
 # ---------------------------------------------------------------- DigitalOcean
+reseed("digitalocean")
 family("digitalocean",
     rule("digitalocean-token", "digitalocean",
          "DigitalOcean personal access token (dop_v1_), OAuth token (doo_v1_) or refresh token (dor_v1_): the prefix "
@@ -444,6 +498,7 @@ family("digitalocean",
 )
 
 # ---------------------------------------------------------------- Doppler
+reseed("doppler")
 family("doppler",
     rule("doppler-token", "doppler",
          "Doppler tokens: personal (dp.pt.), service (dp.st.[<config>.]), service account (dp.sa.), CLI (dp.ct.), "
@@ -458,6 +513,7 @@ family("doppler",
 )
 
 # ---------------------------------------------------------------- HashiCorp
+reseed("hashicorp")
 family("hashicorp",
     rule("vault-service-token", "hashicorp",
          "HashiCorp Vault service token (Vault 1.10+): hvs. + 24 base62 characters, or + 90-250 base64url "
@@ -494,6 +550,7 @@ def simple(fam, id, desc, prefix_re, keywords, body_re, body_len, alphabet, seve
                 tp=tp, fp=decoys)
 
 
+reseed("databricks")
 dapi = lambda: "dapi" + rand(HEX, 32)
 family("databricks", simple("databricks", "databricks-token",
     "Databricks personal access token: dapi + 32 hex, optionally followed by -<digit>.",
@@ -501,12 +558,14 @@ family("databricks", simple("databricks", "databricks-token",
     ["dapi" + "0" * 32, "dapi" + rand(HEX, 31), "dapi" + rand(HEX, 33), "rapid_dapi" + rand(HEX, 32) + "x",
      "dapi" + rand(ALNUM, 32)], hex_body=True, tp_ctx=("DATABRICKS_TOKEN=%s", "token = \"%s-2\"")))
 
+reseed("linear")
 family("linear", simple("linear", "linear-api-key",
     "Linear personal API key: lin_api_ + 40 alphanumerics.",
     "lin_api_", ["lin_api_"], r"[A-Za-z0-9]{40}", 48, ALNUM, "high", 8, lambda: "lin_api_" + rand(ALNUM, 40),
     ["lin_api_" + "x" * 40, "lin_api_" + rand(ALNUM, 39), "lin_api_" + rand(ALNUM, 41), "berlin_api_" + rand(ALNUM, 40),
      "lin_api_YOUR_API_KEY"], tp_ctx=("LINEAR_API_KEY=%s", "Authorization: %s")))
 
+reseed("postman")
 family("postman", simple("postman", "postman-api-key",
     "Postman API key: PMAK- + 24 hex + '-' + 34 hex.",
     "PMAK-", ["PMAK-"], r"[a-f0-9]{24}-[a-f0-9]{34}", 64, HEX, "high", 5,
@@ -515,12 +574,14 @@ family("postman", simple("postman", "postman-api-key",
      "XPMAK-" + rand(HEX, 24) + "-" + rand(HEX, 34), "PMAK-xxxxxxxxxxxxxxxxxxxxxxxx-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"],
     hex_body=True, tp_ctx=("POSTMAN_API_KEY=%s", "X-Api-Key: %s")))
 
+reseed("pulumi")
 family("pulumi", simple("pulumi", "pulumi-access-token",
     "Pulumi access token: pul- + 40 hex.",
     "pul-", ["pul-"], r"[a-f0-9]{40}", 44, HEX, "high", 4, lambda: "pul-" + rand(HEX, 40),
     ["pul-" + "0" * 40, "pul-" + rand(HEX, 39), "pul-" + rand(HEX, 41), "xpul-" + rand(HEX, 40), "pul-" + rand(ALNUM, 40)],
     hex_body=True, tp_ctx=("PULUMI_ACCESS_TOKEN=%s", "pulumi login --token %s"), lb=LB_U, la=LA_U))
 
+reseed("grafana")
 gsa1, gsa2 = grafana_sa(), grafana_sa()
 family("grafana",
     rule("grafana-service-account-token", "grafana",
@@ -540,6 +601,7 @@ family("grafana",
          fp=["glc_eyJ" + "x" * 40, "glc_eyJ" + rand(B64, 20), "xglc_eyJ" + rand(B64, 80), "glc_" + rand(B64, 80)]),
 )
 
+reseed("sendgrid")
 family("sendgrid", simple("sendgrid", "sendgrid-api-key",
     "SendGrid API key: SG. + 22 base64url + '.' + 43 base64url characters.",
     r"SG\.", ["SG."], r"[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}", 69, B64URL, "critical", 3,
@@ -551,6 +613,7 @@ family("sendgrid", simple("sendgrid", "sendgrid-api-key",
 # Twilio: the SID prefixes (SK, AC) are two bytes, far too common for the
 # prefilter, and an auth token is bare hex. Both rules therefore anchor on the
 # vendor's name ("twilio", any case) on the same line or in the key name.
+reseed("twilio")
 family("twilio",
     rule("twilio-api-key", "twilio",
          "Twilio API key SID (SK + 32 hex) on a line that names Twilio. The SID identifies the key; its secret "
@@ -574,6 +637,7 @@ family("twilio",
              "TWILIO_ACCOUNT_SID=AC" + rand(HEX, 32), "AUTH_TOKEN=" + rand(HEX, 32)], nocase=True),
 )
 
+reseed("mailgun")
 family("mailgun",
     rule("mailgun-api-key", "mailgun",
          "Mailgun private API key: key- + 32 hex (older keys) or 32 hex-8 hex-8 hex (current keys), within 120 bytes "
@@ -591,6 +655,7 @@ family("mailgun",
              "mailgun_key = %s" % rand(HEX, 32)], nocase=True),
 )
 
+reseed("atlassian")
 at1, at2 = atlassian(), atlassian()
 family("atlassian",
     rule("atlassian-api-token", "atlassian",
@@ -604,6 +669,7 @@ family("atlassian",
              at1[:-9], "XATATT3" + at1[6:]]),
 )
 
+reseed("sentry")
 family("sentry",
     rule("sentry-org-token", "sentry",
          "Sentry organization auth token: sntrys_ + base64 of a JSON object (starting eyJ) + '_' + 43 base64 "
@@ -621,15 +687,17 @@ family("sentry",
          fp=["sntryu_" + "0" * 64, "sntryu_" + rand(HEX, 63), "sntryu_" + rand(HEX, 65), "xsntryu_" + rand(HEX, 64)]),
 )
 
+reseed("planetscale")
 family("planetscale", simple("planetscale", "planetscale-token",
     "PlanetScale service token (pscale_tkn_), password (pscale_pw_) or OAuth token (pscale_oauth_): 32-64 "
     "characters of [A-Za-z0-9_.=-].",
-    r"pscale_(?:tkn|pw|oauth)_", ["pscale_tkn_", "pscale_pw_", "pscale_oauth_"], r"[A-Za-z0-9_.=-]{32,64}", 77,
+    r"pscale_(?:tkn|pw|oauth)_", ["pscale_"], r"[A-Za-z0-9_.=-]{32,64}", 77,
     B64URL, "critical", 10, lambda: "pscale_tkn_" + rand(B64URL, 43),
     ["pscale_tkn_" + "x" * 43, "pscale_tkn_" + rand(B64URL, 20), "pscale_tkn_" + rand(B64URL, 70),
      "xpscale_tkn_" + rand(B64URL, 43), "pscale_tkn_<your-service-token>"],
     tp_ctx=("PLANETSCALE_SERVICE_TOKEN=%s", "password: pscale_pw_" + rand(B64URL, 43) + " # %s"), lb=LB_U, la=LA_U))
 
+reseed("supabase")
 family("supabase",
     rule("supabase-access-token", "supabase",
          "Supabase personal access token (management API): sbp_ + 40 hex.",
@@ -645,6 +713,7 @@ family("supabase",
              "sb_secret_..."]),
 )
 
+reseed("figma")
 family("figma", simple("figma", "figma-token",
     "Figma personal access token: figd_ + about 40 base64url characters. Figma does not document the length; 38 "
     "to 45 are accepted.",
@@ -654,6 +723,7 @@ family("figma", simple("figma", "figma-token",
     tp_ctx=("FIGMA_TOKEN=%s", "X-Figma-Token: %s"), lb=LB_U, la=LA_U))
 
 # ---------------------------------------------------------------- PEM private keys
+reseed("private-key")
 PEM_LABEL = r"((?:[A-Z0-9]+ ){0,2}PRIVATE KEY)"
 family("private-key",
     rule("pem-private-key", "private-key",
@@ -674,6 +744,19 @@ family("private-key",
              pem("RSA PRIVATE KEY", 1190).replace("-----END RSA", "-----END EC"),
              "-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(rng.randbytes(290)).decode() + "\n-----END PUBLIC KEY-----",
              "const header = '-----BEGIN PRIVATE KEY-----';"]),
+    rule("pgp-private-key", "private-key",
+         "OpenPGP private key block (ASCII armor, RFC 4880/9580): from -----BEGIN PGP PRIVATE KEY BLOCK----- to its "
+         "END line, once per block. The validator checks the data starts with a secret-key packet and, when the "
+         "armor has its =XXXX line, the CRC-24 checksum. Blocks longer than 8 KB (an RSA-4096 key with its subkey is "
+         "about 7 KB) are not reported.",
+         r"-----BEGIN PGP PRIVATE KEY BLOCK-----[\s\S]{64,8100}?-----END PGP PRIVATE KEY BLOCK-----",
+         ["BEGIN PGP PRIVATE KEY BLOCK-----"], "critical", 8192, [{"type": "pgp_private_key"}], secret_group=0,
+         tp=[pgp(900), "key.asc:\n" + pgp(1800, header=False),
+             '{"signing_key": "%s"}' % pgp(700, checksum=False).replace("\n", "\\n")],
+         fp=["-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nlQdGBF...\n-----END PGP PRIVATE KEY BLOCK-----",
+             pgp(900, bad_sum=True), pgp(900, tag=0xC6),
+             pgp(900).replace("PRIVATE KEY BLOCK", "PUBLIC KEY BLOCK"),
+             pgp(900).replace("-----END PGP PRIVATE KEY BLOCK-----", "")]),
 )
 
 

@@ -119,6 +119,7 @@ Test(rule_pack, formats_with_a_checksum_or_structure_use_their_validator)
 		{ "grafana-service-account-token", "crc32_hex" },
 		{ "atlassian-api-token", "crc32_hex" },
 		{ "pem-private-key", "pem_private_key" },
+		{ "pgp-private-key", "pgp_private_key" },
 		{ "aws-secret-access-key", "char_classes" },
 		{ "aws-access-key-id", "not_placeholder" },
 	};

@@ -281,6 +281,51 @@ Test(pem_private_key, openssh_and_legacy_encrypted)
 	bs_buf_free(&b);
 }
 
+/* An armored block around data[0, n) with an optional checksum line. The
+ * CRC-24 vector (rM14 for this data) was computed in Python; the OpenPGP
+ * CRC-24 of "123456789" there is 0x21cf02, the standard check value. */
+static char *make_pgp(const uint8_t *data, size_t n, const char *sum_line)
+{
+	bs_buf out = BS_BUF_INIT;
+	bs_buf_adds(&out, "-----BEGIN PGP PRIVATE KEY BLOCK-----\nComment: fixture\n\n");
+	bs_base64_encode(&out, data, n);
+	bs_buf_addch(&out, '\n');
+	if (sum_line)
+		bs_buf_addf(&out, "%s\n", sum_line);
+	bs_buf_adds(&out, "-----END PGP PRIVATE KEY BLOCK-----");
+	return bs_buf_detach(&out, NULL);
+}
+
+Test(pgp_private_key, packet_tag_and_crc24)
+{
+	uint8_t data[61];
+	const char *v = "{\"type\": \"pgp_private_key\"}";
+	char *b;
+	data[0] = 0xc5;
+	for (size_t i = 0; i < 60; i++)
+		data[i + 1] = (uint8_t)(i * 11 + 5);
+	b = make_pgp(data, sizeof(data), "=rM14");
+	cr_assert(passes(v, b));
+	free(b);
+	b = make_pgp(data, sizeof(data), NULL); /* RFC 9580: the checksum is optional */
+	cr_assert(passes(v, b));
+	free(b);
+	b = make_pgp(data, sizeof(data), "=rM15");
+	cr_assert_not(passes(v, b));
+	free(b);
+	data[0] = 0xc6; /* tag 6: a public key packet */
+	b = make_pgp(data, sizeof(data), NULL);
+	cr_assert_not(passes(v, b));
+	free(b);
+	data[0] = 0x95; /* old packet format, tag 5 */
+	b = make_pgp(data, sizeof(data), NULL);
+	cr_assert(passes(v, b));
+	free(b);
+	b = make_pgp(data, 20, NULL); /* too short to be a key */
+	cr_assert_not(passes(v, b));
+	free(b);
+}
+
 Test(registry, every_type_is_documented_and_unique)
 {
 	const bs_validator_type *const *t = bs_validator_types();
