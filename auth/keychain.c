@@ -165,23 +165,80 @@ int bs_keychain_probe(int timeout_ms, bs_buf *why, bs_error *err)
 	return rc;
 }
 
+/* Finds the item with all search flags spelled out, instead of secret_password_lookup(): that one
+ * quietly answers "nothing" when the item is locked and unlocking fails (no prompt possible), which
+ * would pass a locked keyring off as "not logged in". */
+static int lookup(const char *server, bs_buf *out, GCancellable *cancel, GError **e)
+{
+	SecretService *svc;
+	GHashTable *attrs;
+	GList *items, *it;
+	int rc = BS_ERR_NOTFOUND, locked = 0;
+	svc = secret_service_get_sync(SECRET_SERVICE_OPEN_SESSION, cancel, e);
+	if (!svc)
+		return BS_ERR_IO;
+	attrs = secret_attributes_build(&bs_schema, "server", server, NULL);
+	items = secret_service_search_sync(svc, &bs_schema, attrs, SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS,
+					   cancel, e);
+	g_hash_table_unref(attrs);
+	if (*e) {
+		g_object_unref(svc);
+		return BS_ERR_IO;
+	}
+	for (it = items; it; it = it->next)
+		if (secret_item_get_locked(it->data))
+			locked = 1;
+	if (locked) {
+		GList *unlocked = NULL;
+		secret_service_unlock_sync(svc, items, cancel, &unlocked, e);
+		g_list_free_full(unlocked, g_object_unref);
+		if (*e) {
+			rc = BS_ERR_IO;
+			goto out;
+		}
+	}
+	for (it = items; it && rc == BS_ERR_NOTFOUND; it = it->next) {
+		SecretValue *v;
+		if (secret_item_get_locked(it->data))
+			continue;
+		if (!secret_item_get_secret(it->data) && !secret_item_load_secret_sync(it->data, cancel, e)) {
+			rc = BS_ERR_IO;
+			break;
+		}
+		v = secret_item_get_secret(it->data);
+		if (v) {
+			gsize n;
+			const gchar *p = secret_value_get(v, &n);
+			bs_buf_add(out, p, n);
+			secret_value_unref(v);
+			rc = 0;
+		}
+	}
+	if (rc == BS_ERR_NOTFOUND && locked)
+		rc = 1; /* there is a login, but the keyring stayed locked */
+out:
+	g_list_free_full(items, g_object_unref);
+	g_object_unref(svc);
+	return rc;
+}
+
 int bs_keychain_load(const char *server, bs_buf *out, int timeout_ms, bs_error *err)
 {
 	GError *e = NULL;
-	gchar *secret;
 	deadline d;
-	int fired;
+	int fired, rc;
 	deadline_start(&d, timeout_ms);
-	secret = secret_password_lookup_sync(&bs_schema, d.cancel, &e, "server", server, NULL);
+	rc = lookup(server, out, d.cancel, &e);
 	fired = deadline_stop(&d);
-	if (e || fired) {
-		secret_password_free(secret);
+	if (rc == 1)
+		return bs_error_set(err, BS_ERR_IO,
+				    "the keychain is locked and could not be unlocked (no password prompt could be shown, "
+				    "or it was dismissed); unlock it (e.g. log in to the desktop session), or use "
+				    "--credential-store file");
+	if (e || fired || rc == BS_ERR_IO)
 		return keychain_error(err, "reading the stored login", e, fired, d.ms);
-	}
-	if (!secret)
+	if (rc == BS_ERR_NOTFOUND)
 		return bs_error_set(err, BS_ERR_NOTFOUND, "no login for %s in the keychain", server);
-	bs_buf_adds(out, secret);
-	secret_password_free(secret);
 	return 0;
 }
 
