@@ -82,10 +82,16 @@ static int deadline_stop(deadline *d)
 	return fired;
 }
 
+#define LOCKED_MSG                                                                                                    \
+	"the keychain is locked and could not be unlocked (no password prompt could be shown, or it was "             \
+	"dismissed); unlock it (e.g. log in to the desktop session), or use --credential-store file"
+
 static int keychain_error(bs_error *err, const char *what, GError *e, int fired, int ms)
 {
 	int rc;
-	if (fired)
+	if (!fired && e && g_error_matches(e, SECRET_ERROR, SECRET_ERROR_IS_LOCKED))
+		rc = bs_error_set(err, BS_ERR_IO, "%s", LOCKED_MSG);
+	else if (fired)
 		rc = bs_error_set(err, BS_ERR_IO,
 				  "the keychain did not answer within %d ms while %s (is the keyring locked and waiting "
 				  "for a password prompt?); unlock it, or use --credential-store file",
@@ -178,7 +184,7 @@ static int lookup(const char *server, bs_buf *out, GCancellable *cancel, GError 
 	if (!svc)
 		return BS_ERR_IO;
 	attrs = secret_attributes_build(&bs_schema, "server", server, NULL);
-	items = secret_service_search_sync(svc, &bs_schema, attrs, SECRET_SEARCH_ALL | SECRET_SEARCH_LOAD_SECRETS,
+	items = secret_service_search_sync(svc, &bs_schema, attrs, SECRET_SEARCH_ALL,
 					   cancel, e);
 	g_hash_table_unref(attrs);
 	if (*e) {
@@ -231,10 +237,7 @@ int bs_keychain_load(const char *server, bs_buf *out, int timeout_ms, bs_error *
 	rc = lookup(server, out, d.cancel, &e);
 	fired = deadline_stop(&d);
 	if (rc == 1)
-		return bs_error_set(err, BS_ERR_IO,
-				    "the keychain is locked and could not be unlocked (no password prompt could be shown, "
-				    "or it was dismissed); unlock it (e.g. log in to the desktop session), or use "
-				    "--credential-store file");
+		return bs_error_set(err, BS_ERR_IO, "%s", LOCKED_MSG);
 	if (e || fired || rc == BS_ERR_IO)
 		return keychain_error(err, "reading the stored login", e, fired, d.ms);
 	if (rc == BS_ERR_NOTFOUND)
