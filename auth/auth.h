@@ -61,7 +61,9 @@ typedef struct bs_auth_options {
 	int workload;                /* 1: use workload identity even without BSTSCAN_OIDC=1 */
 	const char *oidc_env;        /* variable holding the ID token (GitLab CI); NULL: $BSTSCAN_OIDC_ENV */
 	const char *oidc_token_file; /* file holding the ID token; NULL: $BSTSCAN_OIDC_TOKEN_FILE */
-	const char *oidc_audience;   /* NULL: $BSTSCAN_OIDC_AUDIENCE, else the server URL */
+	const char *oidc_audience;   /* audience asked of the CI provider for the ID token (what the server's
+	                              * trust policy expects); NULL: $BSTSCAN_OIDC_AUDIENCE, else the server URL.
+	                              * The exchange itself always asks for a token for the server URL. */
 	const char *scope;           /* scope asked for in a token exchange; may be NULL */
 	bs_http *http;               /* borrowed client; NULL: the session creates one with defaults */
 } bs_auth_options;

@@ -349,8 +349,9 @@ static int workload_exchange(bs_auth_session *s, bs_error *err)
 	/* CI ID tokens live minutes: mint one right before each exchange. */
 	rc = bs_auth_fetch_ci_id_token(&id, s->http, s->oidc_env, s->oidc_token_file, s->oidc_audience, err);
 	if (rc == 0)
-		rc = bs_oauth_token_exchange(&t, s->http, s->token_endpoint, s->client_id, id.ptr, s->oidc_audience,
-					     s->scope, err);
+		/* RFC 8693 audience: the service the token is for (this server), not the ID token's. */
+		rc = bs_oauth_token_exchange(&t, s->http, s->token_endpoint, s->client_id, id.ptr, s->server, s->scope,
+					     err);
 	bs_buf_free_secure(&id);
 	if (rc < 0) {
 		bs_error_prefix(err, "workload identity");
@@ -391,7 +392,9 @@ static int refresh_stored(bs_auth_session *s, int force, bs_error *err)
 		unlock_refresh(fd);
 		return rc;
 	}
-	if (strcmp(cur.access_token, s->creds.access_token) != 0 && fresh(cur.expires_at)) {
+	/* Someone else refreshed while we waited: use theirs as long as it is valid at all (a server
+	 * with short-lived tokens would otherwise make every waiting process refresh in turn). */
+	if (strcmp(cur.access_token, s->creds.access_token) != 0 && (!cur.expires_at || cur.expires_at > time(NULL))) {
 		unlock_refresh(fd);
 		bs_auth_creds_free(&s->creds);
 		s->creds = cur;
