@@ -284,10 +284,12 @@ static int file_save(bs_cred_store *s, const bs_auth_creds *c, bs_error *err)
 		cJSON_AddItemToObject(tree, "logins", cJSON_CreateArray());
 	}
 	logins = cJSON_GetObjectItemCaseSensitive(tree, "logins");
-	if (find_login(tree, c->server, &idx))
-		cJSON_ReplaceItemInArray(logins, idx, creds_to_object(c));
-	else
+	if (find_login(tree, c->server, &idx)) {
+		delete_wiped(cJSON_DetachItemFromArray(logins, idx));
+		cJSON_InsertItemInArray(logins, idx, creds_to_object(c));
+	} else {
 		cJSON_AddItemToArray(logins, creds_to_object(c));
+	}
 	return file_write_tree(s, tree, err);
 }
 
@@ -302,7 +304,7 @@ static int file_delete(bs_cred_store *s, const char *server, int *deleted, bs_er
 		delete_wiped(tree);
 		return 0;
 	}
-	cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(tree, "logins"), idx);
+	delete_wiped(cJSON_DetachItemFromArray(cJSON_GetObjectItemCaseSensitive(tree, "logins"), idx));
 	if (deleted)
 		*deleted = 1;
 	return file_write_tree(s, tree, err);

@@ -23,12 +23,31 @@ export XDG_RUNTIME_DIR="$dir/run"
 mkdir -p "$XDG_DATA_HOME" "$XDG_RUNTIME_DIR"
 chmod 700 "$XDG_RUNTIME_DIR"
 
+# A Secret Service the bus activates on its own must use the throwaway directories too, never the
+# user's real keyrings.
+if command -v dbus-update-activation-environment >/dev/null; then
+	dbus-update-activation-environment XDG_DATA_HOME XDG_RUNTIME_DIR ||
+		die "cannot set the D-Bus activation environment"
+fi
+
 # --unlock reads the password on stdin and creates the "login" keyring with it, unlocked.
 out=$(printf '%s' "bstscan-test-keyring" | gnome-keyring-daemon --unlock --components=secrets --daemonize) ||
 	die "gnome-keyring-daemon failed to start"
 while IFS= read -r line; do
 	case "$line" in *=*) export "${line?}" ;; esac
 done <<<"$out"
+
+# Wait until this daemon owns the Secret Service name (so nothing triggers a second, activated one).
+owned=0
+for _ in $(seq 1 100); do
+	if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+		org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true"; then
+		owned=1
+		break
+	fi
+	sleep 0.1
+done
+[ "$owned" = 1 ] || die "gnome-keyring-daemon did not take org.freedesktop.secrets on the session bus"
 
 # Prove the service answers and stores before trusting it with the tests.
 probe="bstscan-keyring-probe-$$"
