@@ -302,3 +302,37 @@ Test(auth_cli, a_world_readable_credentials_file_is_refused)
 	free(cred);
 	fo_stop(fo);
 }
+
+Test(auth_cli, on_a_terminal_login_counts_down_the_time_left)
+{
+	fake_oauth *fo = fo_start();
+	bs_test_proc p;
+	char *cmd;
+	const char *argv[] = { "/usr/bin/script", "-qfec", NULL, "/dev/null", NULL };
+	const char *env[] = { xdg, "BSTSCAN_TOKEN=", "DISPLAY=", "WAYLAND_DISPLAY=", NULL };
+	script_login(fo, NULL);
+	cmd = bs_xasprintf("%s auth login --no-browser --credential-store file --server %s", BSTSCAN_BIN, fo->url);
+	argv[2] = cmd;
+	cr_assert_eq(bs_test_run(&p, argv, NULL, env, NULL, 0, 60), 0);
+	cr_assert_eq(p.status, 0, "%s%s", p.out.ptr, p.err.ptr);
+	cr_assert(strstr(p.out.ptr, "QWRT-ZXCV"), "%s", p.out.ptr);
+	cr_assert(strstr(p.out.ptr, "left (Ctrl-C to cancel)"), "a countdown on the terminal: %s", p.out.ptr);
+	cr_assert(strstr(p.out.ptr, "\rWaiting for approval... 0:5"), "it counts from the expiry: %s", p.out.ptr);
+	bs_test_proc_free(&p);
+	free(cmd);
+	fo_stop(fo);
+}
+
+Test(auth_cli, off_a_terminal_login_prints_no_countdown)
+{
+	fake_oauth *fo = fo_start();
+	bs_test_proc p;
+	script_login(fo, NULL);
+	run(&p, (const char *[]){ "auth", "login", "--no-browser", "--server", fo->url, "--credential-store", "file", NULL },
+	    NULL);
+	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
+	cr_assert_null(strstr(p.err.ptr, "\r"), "no carriage-return animation in logs: %s", p.err.ptr);
+	cr_assert(strstr(p.err.ptr, "Waiting for approval (the code expires in 1 min)"), "%s", p.err.ptr);
+	bs_test_proc_free(&p);
+	fo_stop(fo);
+}
