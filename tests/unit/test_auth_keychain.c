@@ -198,6 +198,61 @@ Test(keychain, auto_mode_still_finds_a_login_kept_in_the_file)
 	free(server);
 }
 
+Test(keychain, cli_login_status_logout_use_the_keychain)
+{
+	fake_oauth *fo = fo_start();
+	char *xdg = bs_xasprintf("XDG_CONFIG_HOME=%s", tmp);
+	const char *env[] = { xdg, "BSTSCAN_TOKEN=", "BSTSCAN_OIDC=", "DISPLAY=", "WAYLAND_DISPLAY=", NULL };
+	char *jwt = fo_make_jwt((long long)time(NULL) + 900, "alice");
+	char *body = bs_xasprintf("{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":900,"
+				  "\"refresh_token\":\"kc-cli-rt\"}",
+				  jwt);
+	bs_test_proc p;
+	bs_cred_store *st;
+	bs_cred_store_options so = { BS_STORE_KEYCHAIN, 5000 };
+	bs_error err = BS_ERROR_INIT;
+	bs_auth_creds got;
+	fo_json(fo, "POST", "/oauth/device/authorize", 200,
+		"{\"device_code\":\"dc\",\"user_code\":\"BCDF-GHJK\",\"verification_uri\":\"{URL}/device\","
+		"\"expires_in\":60,\"interval\":1}");
+	fo_json(fo, "POST", "/oauth/token", 200, body);
+	fo_json(fo, "GET", "/api/v1/me", 200, "{\"sub\":\"alice\",\"scopes\":[\"leaks:check\"]}");
+	fo_add(fo, "POST", "/oauth/revoke", (fo_reply){ 200, NULL, "", NULL, 0, 0 });
+	{
+		const char *argv[] = { BSTSCAN_BIN, "auth", "login", "--no-browser", "--server", fo->url, NULL };
+		cr_assert_eq(bs_test_run(&p, argv, NULL, env, NULL, 0, 60), 0);
+		cr_assert_eq(p.status, 0, "%s", p.err.ptr);
+		cr_assert(strstr(p.err.ptr, "saved in the keychain"), "%s", p.err.ptr);
+		cr_assert_null(strstr(p.err.ptr, "secure storage is unavailable"), "%s", p.err.ptr);
+		bs_test_proc_free(&p);
+	}
+	cr_assert_not(file_exists("credentials.json"));
+	cr_assert_eq(bs_cred_store_open(&st, &so, &err), 0, "%s", err.message);
+	cr_assert_eq(bs_cred_store_load(st, fo->url, &got, NULL, &err), 0, "%s", err.message);
+	cr_assert_str_eq(got.refresh_token, "kc-cli-rt");
+	bs_auth_creds_free(&got);
+	{
+		const char *argv[] = { BSTSCAN_BIN, "auth", "status", "--server", fo->url, NULL };
+		cr_assert_eq(bs_test_run(&p, argv, NULL, env, NULL, 0, 60), 0);
+		cr_assert_eq(p.status, 0, "%s", p.err.ptr);
+		cr_assert(strstr(p.out.ptr, "Credential: keychain"), "%s", p.out.ptr);
+		bs_test_proc_free(&p);
+	}
+	{
+		const char *argv[] = { BSTSCAN_BIN, "auth", "logout", "--server", fo->url, NULL };
+		cr_assert_eq(bs_test_run(&p, argv, NULL, env, NULL, 0, 60), 0);
+		cr_assert_eq(p.status, 0, "%s", p.err.ptr);
+		cr_assert(strstr(p.err.ptr, "revoked at the server"), "%s", p.err.ptr);
+		bs_test_proc_free(&p);
+	}
+	cr_assert_eq(bs_cred_store_load(st, fo->url, &got, NULL, &err), BS_ERR_NOTFOUND, "logout emptied the keychain");
+	bs_cred_store_close(st);
+	free(xdg);
+	free(jwt);
+	free(body);
+	fo_stop(fo);
+}
+
 /* ---- situations built on private buses ---- */
 
 static const char *const bare_bus_conf =
