@@ -191,6 +191,24 @@ static void print_warning(bs_auth_session *s)
 		cli_warn("%s", w);
 }
 
+/* Text from the server (codes, URLs, names) printed safely: a hostile server must not be able to
+ * send escape sequences to the terminal. Returns a static buffer, valid until the next call. */
+static const char *safe(const char *text)
+{
+	static bs_buf b = BS_BUF_INIT;
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+	bs_buf_reset(&b);
+	for (; *p && b.len < 2000; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			bs_buf_addch(&b, '?');
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			bs_buf_addch(&b, '?'), p++; /* C1 controls (U+0080..U+009F), CSI among them */
+		else
+			bs_buf_addch(&b, *p);
+	}
+	return b.ptr;
+}
+
 /* ---- the browser ---- */
 
 /* A browser can show up only in a local graphical session: not over SSH, not headless. */
@@ -235,12 +253,14 @@ typedef struct login_ui {
 static void ui_show(void *ctx, const bs_device_prompt *p)
 {
 	login_ui *u = ctx;
-	fprintf(stderr, "To log in, open %s in a browser and enter the code:\n\n    %s\n\n", p->verification_uri,
-		p->user_code);
+	const char *to_open = p->verification_uri_complete ? p->verification_uri_complete : p->verification_uri;
+	fprintf(stderr, "To log in, open %s in a browser ", safe(p->verification_uri));
+	fprintf(stderr, "and enter the code:\n\n    %s\n\n", safe(p->user_code));
 	if (p->verification_uri_complete)
-		fprintf(stderr, "Or open this link, which fills in the code: %s\n", p->verification_uri_complete);
-	if (u->browser) {
-		open_browser(p->verification_uri_complete ? p->verification_uri_complete : p->verification_uri);
+		fprintf(stderr, "Or open this link, which fills in the code: %s\n", safe(p->verification_uri_complete));
+	/* Only web URLs bstscan itself would talk to go to xdg-open, never file: or other handlers. */
+	if (u->browser && bs_http_check_url(to_open, NULL) == 0) {
+		open_browser(to_open);
 		fprintf(stderr, "(A browser window should open; if it does not, use the link above.)\n");
 	}
 	if (!u->tty)
@@ -281,16 +301,15 @@ static int login_oidc(bs_auth_session *s)
 	bs_error err = BS_ERROR_INIT;
 	if (bs_auth_session_me(s, &me, &err) < 0)
 		return cli_fatal(&err);
+	fprintf(stderr, "Workload identity works: authenticated to %s as %s", bs_auth_session_server(s),
+		safe(me.name ? me.name : me.sub));
 	if (me.name)
-		fprintf(stderr, "Workload identity works: authenticated to %s as %s (%s).\n", bs_auth_session_server(s),
-			me.name, me.sub);
-	else
-		fprintf(stderr, "Workload identity works: authenticated to %s as %s.\n", bs_auth_session_server(s),
-			me.sub);
+		fprintf(stderr, " (%s)", safe(me.sub));
+	fputs(".\n", stderr);
 	fprintf(stderr, "The access token is kept in memory only; set BSTSCAN_OIDC=1 in the job so every bstscan "
 			"command uses it.\n");
 	if (me.scopes)
-		fprintf(stderr, "Scopes: %s\n", me.scopes);
+		fprintf(stderr, "Scopes: %s\n", safe(me.scopes));
 	bs_auth_me_free(&me);
 	return 0;
 }
@@ -349,7 +368,7 @@ static int cmd_login(const auth_args *a)
 		bs_buf_adds(&loc, *where ? where : "the credentials file");
 		if (bs_auth_session_me(s, &me, &merr) == 0) {
 			fprintf(stderr, "Logged in to %s as %s. Credentials saved in %s.\n", bs_auth_session_server(s),
-				me.name ? me.name : me.sub, loc.ptr);
+				safe(me.name ? me.name : me.sub), loc.ptr);
 			bs_auth_me_free(&me);
 		} else {
 			fprintf(stderr, "Logged in to %s. Credentials saved in %s.\n", bs_auth_session_server(s),
@@ -409,11 +428,11 @@ static int cmd_status(const auth_args *a)
 		rc = cli_fatal(&err);
 		goto out;
 	}
+	printf("  Account:    %s", safe(me.name ? me.name : me.sub));
 	if (me.name)
-		printf("  Account:    %s (%s)\n", me.name, me.sub);
-	else
-		printf("  Account:    %s\n", me.sub);
-	printf("  Scopes:     %s\n", me.scopes ? me.scopes : bs_auth_session_scope(s) ? bs_auth_session_scope(s) : "?");
+		printf(" (%s)", safe(me.sub));
+	printf("\n  Scopes:     %s\n",
+	       safe(me.scopes ? me.scopes : bs_auth_session_scope(s) ? bs_auth_session_scope(s) : "?"));
 	describe_expiry(stdout, bs_auth_session_expires_at(s));
 	bs_auth_me_free(&me);
 	rc = 0;

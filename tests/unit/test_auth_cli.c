@@ -336,3 +336,30 @@ Test(auth_cli, off_a_terminal_login_prints_no_countdown)
 	bs_test_proc_free(&p);
 	fo_stop(fo);
 }
+
+Test(auth_cli, a_hostile_server_cannot_drive_the_terminal_or_the_browser)
+{
+	fake_oauth *fo = fo_start();
+	bs_test_proc p;
+	char *record, *bin = fake_browser(&record);
+	char *path = bs_xasprintf("PATH=%s:/usr/bin:/bin", bin);
+	struct stat st;
+	fo_json(fo, "GET", "/.well-known/oauth-authorization-server", 200, FO_DISCOVERY_DOC);
+	fo_json(fo, "POST", "/oauth/device/authorize", 200,
+		"{\"device_code\":\"dc\",\"user_code\":\"\\u001b]0;pwned\\u0007ABCD-EFGH\\u001b[2J\","
+		"\"verification_uri\":\"file:///etc/passwd\",\"expires_in\":60,\"interval\":1}");
+	fo_json(fo, "POST", "/oauth/token", 400, "{\"error\":\"access_denied\"}");
+	run(&p, (const char *[]){ "auth", "login", "--server", fo->url, "--credential-store", "file", NULL },
+	    (const char *[]){ path, "DISPLAY=:0", "SSH_CONNECTION=", "SSH_TTY=", "SSH_CLIENT=", NULL });
+	cr_assert_eq(p.status, 2);
+	cr_assert(strstr(p.err.ptr, "ABCD-EFGH"), "%s", p.err.ptr);
+	cr_assert_null(memchr(p.err.ptr, 0x1b, p.err.len), "no escape sequences reach the terminal");
+	cr_assert_null(memchr(p.err.ptr, 0x07, p.err.len));
+	usleep(500000);
+	cr_assert_neq(stat(record, &st), 0, "a file: URL is never handed to xdg-open");
+	bs_test_proc_free(&p);
+	free(record);
+	free(bin);
+	free(path);
+	fo_stop(fo);
+}
