@@ -41,11 +41,11 @@
 int bs_auth_resolve_server(char **out, const char *flag_value, bs_error *err);
 
 typedef enum bs_auth_source {
-	BS_AUTH_SOURCE_NONE = 0,  /* nothing: not logged in */
-	BS_AUTH_SOURCE_ENV,       /* BSTSCAN_TOKEN */
-	BS_AUTH_SOURCE_WORKLOAD,  /* CI workload identity (token exchange) */
-	BS_AUTH_SOURCE_KEYCHAIN,  /* stored login, Secret Service */
-	BS_AUTH_SOURCE_FILE       /* stored login, credentials file */
+	BS_AUTH_SOURCE_NONE = 0, /* nothing: not logged in */
+	BS_AUTH_SOURCE_ENV,      /* BSTSCAN_TOKEN */
+	BS_AUTH_SOURCE_WORKLOAD, /* CI workload identity (token exchange) */
+	BS_AUTH_SOURCE_KEYCHAIN, /* stored login, Secret Service */
+	BS_AUTH_SOURCE_FILE      /* stored login, credentials file */
 } bs_auth_source;
 
 /* The name a user knows the source by: "BSTSCAN_TOKEN", "workload identity", "keychain",
@@ -116,6 +116,6 @@ int bs_auth_session_logout(bs_auth_session *s, int *revoked, bs_error *revoke_er
 /* Workload identity, exposed for tests and `auth login --oidc`: fetches a fresh CI ID token into
  * out (the caller wipes it). */
 int bs_auth_fetch_ci_id_token(bs_buf *out, bs_http *h, const char *oidc_env, const char *token_file,
-			      const char *audience, bs_error *err);
+                              const char *audience, bs_error *err);
 
 #endif

@@ -11,15 +11,20 @@
 
 #define SECRETS_NAME "org.freedesktop.secrets"
 
-static const SecretSchema bs_schema = {
-	"org.bstscan.Credentials",
-	SECRET_SCHEMA_NONE,
-	{
-		{ "server", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ NULL, 0 },
-	},
-	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-};
+static const SecretSchema bs_schema = {"org.bstscan.Credentials",
+                                       SECRET_SCHEMA_NONE,
+                                       {
+                                           {"server", SECRET_SCHEMA_ATTRIBUTE_STRING},
+                                           {NULL, 0},
+                                       },
+                                       0,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL};
 
 /* A GCancellable that a timer thread cancels after ms: GLib's sync calls honour it, which bounds
  * every D-Bus round trip, including a prompt that nobody will ever answer. */
@@ -82,8 +87,8 @@ static int deadline_stop(deadline *d)
 	return fired;
 }
 
-#define LOCKED_MSG                                                                                                    \
-	"the keychain is locked and could not be unlocked (no password prompt could be shown, or it was "             \
+#define LOCKED_MSG                                                                                                     \
+	"the keychain is locked and could not be unlocked (no password prompt could be shown, or it was "              \
 	"dismissed); unlock it (e.g. log in to the desktop session), or use --credential-store file"
 
 static int keychain_error(bs_error *err, const char *what, GError *e, int fired, int ms)
@@ -92,13 +97,16 @@ static int keychain_error(bs_error *err, const char *what, GError *e, int fired,
 	if (!fired && e && g_error_matches(e, SECRET_ERROR, SECRET_ERROR_IS_LOCKED))
 		rc = bs_error_set(err, BS_ERR_IO, "%s", LOCKED_MSG);
 	else if (fired)
-		rc = bs_error_set(err, BS_ERR_IO,
-				  "the keychain did not answer within %d ms while %s (is the keyring locked and waiting "
-				  "for a password prompt?); unlock it, or use --credential-store file",
-				  ms, what);
+		rc =
+		    bs_error_set(err, BS_ERR_IO,
+		                 "the keychain did not answer within %d ms while %s (is the keyring locked and waiting "
+		                 "for a password prompt?); unlock it, or use --credential-store file",
+		                 ms, what);
 	else
-		rc = bs_error_set(err, BS_ERR_IO, "the keychain failed while %s: %s; use --credential-store file "
-				  "to keep credentials in a file instead", what, e && e->message ? e->message : "unknown error");
+		rc = bs_error_set(err, BS_ERR_IO,
+		                  "the keychain failed while %s: %s; use --credential-store file "
+		                  "to keep credentials in a file instead",
+		                  what, e && e->message ? e->message : "unknown error");
 	if (e)
 		g_error_free(e);
 	return rc;
@@ -131,16 +139,18 @@ int bs_keychain_probe(int timeout_ms, bs_buf *why, bs_error *err)
 	bus = g_bus_get_sync(G_BUS_TYPE_SESSION, d.cancel, &e);
 	if (bus) {
 		v = g_dbus_connection_call_sync(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-						"org.freedesktop.DBus", "NameHasOwner", g_variant_new("(s)", SECRETS_NAME),
-						G_VARIANT_TYPE("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, d.cancel, &e);
+		                                "org.freedesktop.DBus", "NameHasOwner",
+		                                g_variant_new("(s)", SECRETS_NAME), G_VARIANT_TYPE("(b)"),
+		                                G_DBUS_CALL_FLAGS_NONE, -1, d.cancel, &e);
 		if (v) {
 			g_variant_get(v, "(b)", &owned);
 			g_variant_unref(v);
 		}
 		if (v && !owned) {
 			v = g_dbus_connection_call_sync(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-							"org.freedesktop.DBus", "ListActivatableNames", NULL,
-							G_VARIANT_TYPE("(as)"), G_DBUS_CALL_FLAGS_NONE, -1, d.cancel, &e);
+			                                "org.freedesktop.DBus", "ListActivatableNames", NULL,
+			                                G_VARIANT_TYPE("(as)"), G_DBUS_CALL_FLAGS_NONE, -1, d.cancel,
+			                                &e);
 			if (v) {
 				GVariantIter *it;
 				const char *name;
@@ -156,7 +166,7 @@ int bs_keychain_probe(int timeout_ms, bs_buf *why, bs_error *err)
 	fired = deadline_stop(&d);
 	if (!bus) {
 		bs_buf_addf(why, "cannot connect to the D-Bus session bus: %s",
-			    fired ? "timed out" : (e && e->message ? e->message : "unknown error"));
+		            fired ? "timed out" : (e && e->message ? e->message : "unknown error"));
 		if (e)
 			g_error_free(e);
 		return 0;
@@ -184,8 +194,7 @@ static int lookup(const char *server, bs_buf *out, GCancellable *cancel, GError 
 	if (!svc)
 		return BS_ERR_IO;
 	attrs = secret_attributes_build(&bs_schema, "server", server, NULL);
-	items = secret_service_search_sync(svc, &bs_schema, attrs, SECRET_SEARCH_ALL,
-					   cancel, e);
+	items = secret_service_search_sync(svc, &bs_schema, attrs, SECRET_SEARCH_ALL, cancel, e);
 	g_hash_table_unref(attrs);
 	if (*e) {
 		g_object_unref(svc);
@@ -254,7 +263,7 @@ int bs_keychain_store(const char *server, const char *secret, int timeout_ms, bs
 	int fired;
 	deadline_start(&d, timeout_ms);
 	ok = secret_password_store_sync(&bs_schema, SECRET_COLLECTION_DEFAULT, label, secret, d.cancel, &e, "server",
-					server, NULL);
+	                                server, NULL);
 	fired = deadline_stop(&d);
 	g_free(label);
 	if (!ok || e || fired)

@@ -55,16 +55,16 @@ static void run(bs_test_proc *p, const char *const *args, const char *const *ext
 Test(auth_cli, help_answers_on_stdout)
 {
 	bs_test_proc p;
-	run(&p, (const char *[]){ "auth", "--help", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "--help", NULL}, NULL);
 	cr_assert_eq(p.status, 0);
 	cr_assert(strstr(p.out.ptr, "bstscan auth login"), "%s", p.out.ptr);
 	cr_assert(strstr(p.out.ptr, "BSTSCAN_TOKEN"));
 	bs_test_proc_free(&p);
-	run(&p, (const char *[]){ "auth", "login", "--help", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "login", "--help", NULL}, NULL);
 	cr_assert_eq(p.status, 0);
 	cr_assert(strstr(p.out.ptr, "--no-browser"));
 	bs_test_proc_free(&p);
-	run(&p, (const char *[]){ "auth", "frobnicate", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "frobnicate", NULL}, NULL);
 	cr_assert_eq(p.status, 2);
 	bs_test_proc_free(&p);
 }
@@ -72,12 +72,12 @@ Test(auth_cli, help_answers_on_stdout)
 Test(auth_cli, without_a_server_says_how_to_set_one)
 {
 	bs_test_proc p;
-	run(&p, (const char *[]){ "auth", "status", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "status", NULL}, NULL);
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "--server"), "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "BSTSCAN_SERVER"), "%s", p.err.ptr);
 	bs_test_proc_free(&p);
-	run(&p, (const char *[]){ "auth", "status", "--server", "http://issuer.example", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "status", "--server", "http://issuer.example", NULL}, NULL);
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "https://"), "%s", p.err.ptr);
 	bs_test_proc_free(&p);
@@ -89,8 +89,8 @@ Test(auth_cli, login_refuses_while_bstscan_token_is_set)
 	char pat[48], *env_tok;
 	bs_test_make_bst_token(pat);
 	env_tok = bs_xasprintf("BSTSCAN_TOKEN=%s", pat);
-	run(&p, (const char *[]){ "auth", "login", "--server", "http://127.0.0.1:9", NULL },
-	    (const char *[]){ env_tok, NULL });
+	run(&p, (const char *[]){"auth", "login", "--server", "http://127.0.0.1:9", NULL},
+	    (const char *[]){env_tok, NULL});
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "BSTSCAN_TOKEN is set"), "%s", p.err.ptr);
 	cr_assert_null(strstr(p.err.ptr, pat));
@@ -106,14 +106,14 @@ Test(auth_cli, token_and_status_with_bstscan_token_never_leak_it_to_stderr)
 	bs_test_make_bst_token(pat);
 	env_tok = bs_xasprintf("BSTSCAN_TOKEN=%s", pat);
 	fo_json(fo, "GET", "/api/v1/me", 200, "{\"sub\":\"user-1\",\"name\":\"alice\",\"scopes\":[\"leaks:check\"]}");
-	run(&p, (const char *[]){ "auth", "token", "--server", fo->url, NULL }, (const char *[]){ env_tok, NULL });
+	run(&p, (const char *[]){"auth", "token", "--server", fo->url, NULL}, (const char *[]){env_tok, NULL});
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert_eq(p.out.len, 48);
 	cr_assert(strncmp(p.out.ptr, pat, 47) == 0 && p.out.ptr[47] == '\n');
 	bs_test_proc_free(&p);
 
-	run(&p, (const char *[]){ "auth", "status", "--verbose", "--server", fo->url, NULL },
-	    (const char *[]){ env_tok, NULL });
+	run(&p, (const char *[]){"auth", "status", "--verbose", "--server", fo->url, NULL},
+	    (const char *[]){env_tok, NULL});
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strstr(p.out.ptr, "Credential: BSTSCAN_TOKEN"), "%s", p.out.ptr);
 	cr_assert(strstr(p.out.ptr, "alice (user-1)"), "%s", p.out.ptr);
@@ -131,13 +131,13 @@ static void script_login(fake_oauth *fo, const char *final_error)
 {
 	char *tok = fo_make_jwt((long long)time(NULL) + 900, "alice");
 	char *body = bs_xasprintf("{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":900,"
-				  "\"refresh_token\":\"cli-rt-1\",\"scope\":\"leaks:check leaks:revoke\"}",
-				  tok);
+	                          "\"refresh_token\":\"cli-rt-1\",\"scope\":\"leaks:check leaks:revoke\"}",
+	                          tok);
 	fo_json(fo, "GET", "/.well-known/oauth-authorization-server", 200, FO_DISCOVERY_DOC);
 	fo_json(fo, "POST", "/oauth/device/authorize", 200,
-		"{\"device_code\":\"DEVICE-CODE-NEVER-SHOWN\",\"user_code\":\"QWRT-ZXCV\",\"verification_uri\":"
-		"\"{URL}/device\",\"verification_uri_complete\":\"{URL}/device?user_code=QWRTZXCV\",\"expires_in\":60,"
-		"\"interval\":1}");
+	        "{\"device_code\":\"DEVICE-CODE-NEVER-SHOWN\",\"user_code\":\"QWRT-ZXCV\",\"verification_uri\":"
+	        "\"{URL}/device\",\"verification_uri_complete\":\"{URL}/device?user_code=QWRTZXCV\",\"expires_in\":60,"
+	        "\"interval\":1}");
 	fo_json(fo, "POST", "/oauth/token", 400, "{\"error\":\"authorization_pending\"}");
 	if (final_error) {
 		char *e = bs_xasprintf("{\"error\":\"%s\"}", final_error);
@@ -189,8 +189,8 @@ Test(auth_cli, login_shows_the_code_on_stderr_opens_a_browser_and_saves_the_logi
 	bs_error err = BS_ERROR_INIT;
 	struct stat st;
 	script_login(fo, NULL);
-	run(&p, (const char *[]){ "auth", "login", "--server", fo->url, "--credential-store", "file", NULL },
-	    (const char *[]){ path, "DISPLAY=:0", "SSH_CONNECTION=", "SSH_TTY=", "SSH_CLIENT=", NULL });
+	run(&p, (const char *[]){"auth", "login", "--server", fo->url, "--credential-store", "file", NULL},
+	    (const char *[]){path, "DISPLAY=:0", "SSH_CONNECTION=", "SSH_TTY=", "SSH_CLIENT=", NULL});
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert_eq(p.out.len, 0, "nothing on stdout: %s", p.out.ptr);
 	cr_assert(strstr(p.err.ptr, "QWRT-ZXCV"), "%s", p.err.ptr);
@@ -209,7 +209,7 @@ Test(auth_cli, login_shows_the_code_on_stderr_opens_a_browser_and_saves_the_logi
 	bs_test_proc_free(&p);
 
 	/* auth token then finds it, also without --credential-store. */
-	run(&p, (const char *[]){ "auth", "token", "--server", fo->url, NULL }, NULL);
+	run(&p, (const char *[]){"auth", "token", "--server", fo->url, NULL}, NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strncmp(p.out.ptr, "eyJ", 3) == 0, "%s", p.out.ptr);
 	bs_test_proc_free(&p);
@@ -231,13 +231,14 @@ Test(auth_cli, no_browser_over_ssh_or_with_no_browser)
 		struct stat st;
 		script_login(fo, NULL);
 		if (variant == 0)
-			run(&p, (const char *[]){ "auth", "login", "--server", fo->url, "--credential-store", "file", NULL },
-			    (const char *[]){ path, "DISPLAY=:0", "SSH_CONNECTION=10.0.0.1 5000 10.0.0.2 22", NULL });
+			run(&p,
+			    (const char *[]){"auth", "login", "--server", fo->url, "--credential-store", "file", NULL},
+			    (const char *[]){path, "DISPLAY=:0", "SSH_CONNECTION=10.0.0.1 5000 10.0.0.2 22", NULL});
 		else
 			run(&p,
-			    (const char *[]){ "auth", "login", "--no-browser", "--server", fo->url, "--credential-store",
-					      "file", NULL },
-			    (const char *[]){ path, "WAYLAND_DISPLAY=wayland-0", "SSH_CONNECTION=", NULL });
+			    (const char *[]){"auth", "login", "--no-browser", "--server", fo->url, "--credential-store",
+			                     "file", NULL},
+			    (const char *[]){path, "WAYLAND_DISPLAY=wayland-0", "SSH_CONNECTION=", NULL});
 		cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 		usleep(500000);
 		cr_assert_neq(stat(record, &st), 0, "variant %d must not start a browser", variant);
@@ -254,7 +255,7 @@ Test(auth_cli, a_denied_login_fails_clearly)
 	fake_oauth *fo = fo_start();
 	bs_test_proc p;
 	script_login(fo, "access_denied");
-	run(&p, (const char *[]){ "auth", "login", "--server", fo->url, "--credential-store", "file", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "login", "--server", fo->url, "--credential-store", "file", NULL}, NULL);
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "denied"), "%s", p.err.ptr);
 	bs_test_proc_free(&p);
@@ -267,17 +268,17 @@ Test(auth_cli, logout_with_the_server_down_deletes_locally_and_says_so)
 	bs_test_proc p;
 	char *server = bs_xstrdup(fo->url);
 	script_login(fo, NULL);
-	run(&p, (const char *[]){ "auth", "login", "--server", server, "--credential-store", "file", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "login", "--server", server, "--credential-store", "file", NULL}, NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	bs_test_proc_free(&p);
 	fo_stop(fo);
-	run(&p, (const char *[]){ "auth", "logout", "--server", server, "--credential-store", "file", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "logout", "--server", server, "--credential-store", "file", NULL}, NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "Logged out locally"), "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "could not be revoked"), "%s", p.err.ptr);
 	cr_assert_null(strstr(p.err.ptr, "cli-rt-1"));
 	bs_test_proc_free(&p);
-	run(&p, (const char *[]){ "auth", "token", "--server", server, "--credential-store", "file", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "token", "--server", server, "--credential-store", "file", NULL}, NULL);
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "Not logged in"), "%s", p.err.ptr);
 	bs_test_proc_free(&p);
@@ -290,11 +291,11 @@ Test(auth_cli, a_world_readable_credentials_file_is_refused)
 	bs_test_proc p;
 	char *cred = bs_xasprintf("%s/bstscan/credentials.json", tmp);
 	script_login(fo, NULL);
-	run(&p, (const char *[]){ "auth", "login", "--server", fo->url, "--credential-store", "file", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "login", "--server", fo->url, "--credential-store", "file", NULL}, NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	bs_test_proc_free(&p);
 	cr_assert_eq(chmod(cred, 0644), 0);
-	run(&p, (const char *[]){ "auth", "token", "--server", fo->url, "--credential-store", "file", NULL }, NULL);
+	run(&p, (const char *[]){"auth", "token", "--server", fo->url, "--credential-store", "file", NULL}, NULL);
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "chmod 600"), "%s", p.err.ptr);
 	cr_assert_eq(p.out.len, 0);
@@ -308,8 +309,8 @@ Test(auth_cli, on_a_terminal_login_counts_down_the_time_left)
 	fake_oauth *fo = fo_start();
 	bs_test_proc p;
 	char *cmd;
-	const char *argv[] = { "/usr/bin/script", "-qfec", NULL, "/dev/null", NULL };
-	const char *env[] = { xdg, "BSTSCAN_TOKEN=", "DISPLAY=", "WAYLAND_DISPLAY=", NULL };
+	const char *argv[] = {"/usr/bin/script", "-qfec", NULL, "/dev/null", NULL};
+	const char *env[] = {xdg, "BSTSCAN_TOKEN=", "DISPLAY=", "WAYLAND_DISPLAY=", NULL};
 	script_login(fo, NULL);
 	cmd = bs_xasprintf("%s auth login --no-browser --credential-store file --server %s", BSTSCAN_BIN, fo->url);
 	argv[2] = cmd;
@@ -328,7 +329,8 @@ Test(auth_cli, off_a_terminal_login_prints_no_countdown)
 	fake_oauth *fo = fo_start();
 	bs_test_proc p;
 	script_login(fo, NULL);
-	run(&p, (const char *[]){ "auth", "login", "--no-browser", "--server", fo->url, "--credential-store", "file", NULL },
+	run(&p,
+	    (const char *[]){"auth", "login", "--no-browser", "--server", fo->url, "--credential-store", "file", NULL},
 	    NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert_null(strstr(p.err.ptr, "\r"), "no carriage-return animation in logs: %s", p.err.ptr);
@@ -346,11 +348,11 @@ Test(auth_cli, a_hostile_server_cannot_drive_the_terminal_or_the_browser)
 	struct stat st;
 	fo_json(fo, "GET", "/.well-known/oauth-authorization-server", 200, FO_DISCOVERY_DOC);
 	fo_json(fo, "POST", "/oauth/device/authorize", 200,
-		"{\"device_code\":\"dc\",\"user_code\":\"\\u001b]0;pwned\\u0007ABCD-EFGH\\u001b[2J\","
-		"\"verification_uri\":\"file:///etc/passwd\",\"expires_in\":60,\"interval\":1}");
+	        "{\"device_code\":\"dc\",\"user_code\":\"\\u001b]0;pwned\\u0007ABCD-EFGH\\u001b[2J\","
+	        "\"verification_uri\":\"file:///etc/passwd\",\"expires_in\":60,\"interval\":1}");
 	fo_json(fo, "POST", "/oauth/token", 400, "{\"error\":\"access_denied\"}");
-	run(&p, (const char *[]){ "auth", "login", "--server", fo->url, "--credential-store", "file", NULL },
-	    (const char *[]){ path, "DISPLAY=:0", "SSH_CONNECTION=", "SSH_TTY=", "SSH_CLIENT=", NULL });
+	run(&p, (const char *[]){"auth", "login", "--server", fo->url, "--credential-store", "file", NULL},
+	    (const char *[]){path, "DISPLAY=:0", "SSH_CONNECTION=", "SSH_TTY=", "SSH_CLIENT=", NULL});
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "ABCD-EFGH"), "%s", p.err.ptr);
 	cr_assert_null(memchr(p.err.ptr, 0x1b, p.err.len), "no escape sequences reach the terminal");

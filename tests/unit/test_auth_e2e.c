@@ -41,7 +41,7 @@ static void setup(void)
 /* Access tokens that live 90 s; tests age the stored one to force a refresh (expire_stored()). */
 static void setup_short(void)
 {
-	static const char *const args[] = { "--access-ttl", "90", NULL };
+	static const char *const args[] = {"--access-ttl", "90", NULL};
 	setup_common(args);
 }
 
@@ -60,7 +60,7 @@ TestSuite(e2e_refresh, .init = setup_short, .fini = teardown, .timeout = 120);
 /* One value from the server's database. */
 static long long db_count(const char *sql)
 {
-	const char *argv[] = { "/usr/bin/sqlite3", S.db, sql, NULL };
+	const char *argv[] = {"/usr/bin/sqlite3", S.db, sql, NULL};
 	bs_test_proc p;
 	long long v;
 	cr_assert_eq(bs_test_run(&p, argv, NULL, NULL, NULL, 0, 20), 0);
@@ -115,7 +115,7 @@ static const char *bg_user_code(bg *b)
 	static char code[16];
 	long long until = bs_time_monotonic_ms() + 20000;
 	while (bs_time_monotonic_ms() < until) {
-		struct pollfd pfd = { b->err_fd, POLLIN, 0 };
+		struct pollfd pfd = {b->err_fd, POLLIN, 0};
 		char chunk[512];
 		ssize_t n;
 		const char *p;
@@ -169,9 +169,10 @@ static void login_via_cli(void)
 {
 	bg b;
 	const char *code;
-	bg_start(&b, (const char *[]){ "auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser",
-				       NULL },
-		 NULL);
+	bg_start(
+	    &b,
+	    (const char *[]){"auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser", NULL},
+	    NULL);
 	code = bg_user_code(&b);
 	cr_assert_eq(srv_admin(&S, NULL, "device", "approve", code, "--user", "alice"), 0);
 	cr_assert_eq(bg_wait(&b), 0, "%s", b.err.ptr);
@@ -183,9 +184,10 @@ Test(e2e, login_approved_then_status_and_token)
 	bs_test_proc p;
 	bg b;
 	const char *code;
-	bg_start(&b, (const char *[]){ "auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser",
-				       "--scopes", "leaks:check,leaks:revoke", NULL },
-		 NULL);
+	bg_start(&b,
+	         (const char *[]){"auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser",
+	                          "--scopes", "leaks:check,leaks:revoke", NULL},
+	         NULL);
 	code = bg_user_code(&b);
 	cr_assert(strstr(b.err.ptr, "/device"), "%s", b.err.ptr);
 	cr_assert_eq(srv_admin(&S, NULL, "device", "approve", code, "--user", "alice"), 0);
@@ -195,7 +197,7 @@ Test(e2e, login_approved_then_status_and_token)
 	cr_assert_null(strstr(b.err.ptr, "eyJ"), "no token on stderr");
 	bs_buf_free(&b.err);
 
-	run_cli(&p, (const char *[]){ "auth", "status", "--server", S.url, NULL }, NULL);
+	run_cli(&p, (const char *[]){"auth", "status", "--server", S.url, NULL}, NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strstr(p.out.ptr, "Credential: credentials file"), "%s", p.out.ptr);
 	cr_assert(strstr(p.out.ptr, "alice"), "%s", p.out.ptr);
@@ -204,7 +206,7 @@ Test(e2e, login_approved_then_status_and_token)
 	cr_assert_null(strstr(p.out.ptr, "eyJ"));
 	bs_test_proc_free(&p);
 
-	run_cli(&p, (const char *[]){ "auth", "token", "--server", S.url, NULL }, NULL);
+	run_cli(&p, (const char *[]){"auth", "token", "--server", S.url, NULL}, NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strncmp(p.out.ptr, "eyJ", 3) == 0, "a JWT access token: %s", p.out.ptr);
 	{
@@ -222,9 +224,10 @@ Test(e2e, login_denied)
 {
 	bg b;
 	const char *code;
-	bg_start(&b, (const char *[]){ "auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser",
-				       NULL },
-		 NULL);
+	bg_start(
+	    &b,
+	    (const char *[]){"auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser", NULL},
+	    NULL);
 	code = bg_user_code(&b);
 	cr_assert_eq(srv_admin(&S, NULL, "device", "deny", code, "--user", "alice"), 0);
 	cr_assert_eq(bg_wait(&b), 2, "%s", b.err.ptr);
@@ -236,10 +239,11 @@ Test(e2e, login_expired)
 {
 	bg b;
 	srv_stop(&S);
-	srv_start(&S, (const char *[]){ "--device-expires-in", "3", NULL });
-	bg_start(&b, (const char *[]){ "auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser",
-				       NULL },
-		 NULL);
+	srv_start(&S, (const char *[]){"--device-expires-in", "3", NULL});
+	bg_start(
+	    &b,
+	    (const char *[]){"auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser", NULL},
+	    NULL);
 	(void)bg_user_code(&b);
 	cr_assert_eq(bg_wait(&b), 2, "%s", b.err.ptr);
 	cr_assert(strstr(b.err.ptr, "expired"), "%s", b.err.ptr);
@@ -251,9 +255,10 @@ Test(e2e, login_interrupted_by_ctrl_c)
 {
 	bg b;
 	(void)0;
-	bg_start(&b, (const char *[]){ "auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser",
-				       NULL },
-		 NULL);
+	bg_start(
+	    &b,
+	    (const char *[]){"auth", "login", "--server", S.url, "--credential-store", "file", "--no-browser", NULL},
+	    NULL);
 	(void)bg_user_code(&b);
 	kill(b.pid, SIGINT);
 	cr_assert_eq(bg_wait(&b), 130, "%s", b.err.ptr);
@@ -279,7 +284,7 @@ static long long slow_now(void *ctx)
 static void slow_sleep(void *ctx, long ms)
 {
 	slow_ui *u = ctx;
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	if (u->skip_budget_ms > 0) {
 		u->skip_budget_ms -= ms;
 		u->skipped_ms += ms;
@@ -306,9 +311,9 @@ static void slow_notice(void *ctx, const char *msg)
 
 Test(e2e, slow_down_from_the_server_is_honoured_for_good)
 {
-	slow_ui u = { 0, 2000, 0, { 0 } };
-	bs_device_ui ui = { slow_show, NULL, slow_notice, NULL, slow_now, slow_sleep, &u };
-	bs_auth_options o = { 0 };
+	slow_ui u = {0, 2000, 0, {0}};
+	bs_device_ui ui = {slow_show, NULL, slow_notice, NULL, slow_now, slow_sleep, &u};
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_error err = BS_ERROR_INIT;
 	o.server = S.url;
@@ -326,7 +331,7 @@ Test(e2e, slow_down_from_the_server_is_honoured_for_good)
 static bs_auth_session *login_lib_open(void)
 {
 	{
-		bs_auth_options o = { 0 };
+		bs_auth_options o = {0};
 		bs_auth_session *s;
 		bs_error err = BS_ERROR_INIT;
 		o.server = S.url;
@@ -398,7 +403,8 @@ Test(e2e_refresh, refresh_rotates_and_the_new_tokens_work)
 	read_creds(&after);
 	cr_assert_str_neq(before.ptr, after.ptr, "the refresh was stored");
 	cr_assert_eq(db_count("SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL"), used + 1);
-	cr_assert_eq(db_count("SELECT count(*) FROM refresh_tokens"), issued + 1, "rotation issued a new refresh token");
+	cr_assert_eq(db_count("SELECT count(*) FROM refresh_tokens"), issued + 1,
+	             "rotation issued a new refresh token");
 	cr_assert_eq(bs_auth_session_me(s, &me, &err), 0, "%s", err.message);
 	cr_assert_str_eq(me.sub, "alice");
 	bs_auth_me_free(&me);
@@ -426,7 +432,7 @@ Test(e2e_refresh, concurrent_processes_refresh_once)
 		kids[i] = fork();
 		if (kids[i] == 0) {
 			close(fds[0]);
-			run_cli(&p, (const char *[]){ "auth", "token", "--server", S.url, NULL }, NULL);
+			run_cli(&p, (const char *[]){"auth", "token", "--server", S.url, NULL}, NULL);
 			if (p.status == 0 && write(fds[1], p.out.ptr, p.out.len) < 0)
 				_exit(3);
 			_exit(p.status);
@@ -449,9 +455,9 @@ Test(e2e_refresh, concurrent_processes_refresh_once)
 	cr_assert_str_eq(tokens[0].ptr, tokens[1].ptr, "all three share the one refreshed token");
 	cr_assert_str_eq(tokens[1].ptr, tokens[2].ptr);
 	cr_assert_eq(db_count("SELECT count(*) FROM refresh_tokens WHERE used_at IS NOT NULL"), used + 1,
-		     "exactly one refresh reached the server");
+	             "exactly one refresh reached the server");
 	cr_assert_eq(db_count("SELECT count(*) FROM refresh_token_families WHERE revoked_at IS NOT NULL"), 0,
-		     "no reuse was detected");
+	             "no reuse was detected");
 	for (int i = 0; i < 3; i++)
 		bs_buf_free(&tokens[i]);
 }
@@ -470,14 +476,14 @@ Test(e2e_refresh, reuse_of_a_spent_refresh_token_ends_the_session)
 	bs_auth_session_close(s);
 	/* A copy of the old credentials (a stolen backup, say) presents the spent refresh token. */
 	write_creds(&stale);
-	run_cli(&p, (const char *[]){ "auth", "token", "--server", S.url, NULL }, NULL);
+	run_cli(&p, (const char *[]){"auth", "token", "--server", S.url, NULL}, NULL);
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "Session expired. Run: bstscan auth login"), "%s", p.err.ptr);
 	cr_assert_eq(p.out.len, 0);
 	bs_test_proc_free(&p);
 	cr_assert_eq(db_count("SELECT count(*) FROM refresh_token_families WHERE revoked_at IS NOT NULL"), 1,
-		     "the server revoked the whole family");
-	run_cli(&p, (const char *[]){ "auth", "status", "--server", S.url, NULL }, NULL);
+	             "the server revoked the whole family");
+	run_cli(&p, (const char *[]){"auth", "status", "--server", S.url, NULL}, NULL);
 	cr_assert(strstr(p.out.ptr, "Not logged in"), "the dead login was cleared: %s", p.out.ptr);
 	bs_test_proc_free(&p);
 	bs_buf_free(&stale);
@@ -491,12 +497,12 @@ Test(e2e, logout_revokes_at_the_server)
 	bs_test_proc p;
 	login_via_cli();
 	cr_assert_eq(db_count("SELECT count(*) FROM refresh_token_families WHERE revoked_at IS NOT NULL"), 0);
-	run_cli(&p, (const char *[]){ "auth", "logout", "--server", S.url, NULL }, NULL);
+	run_cli(&p, (const char *[]){"auth", "logout", "--server", S.url, NULL}, NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "revoked at the server"), "%s", p.err.ptr);
 	bs_test_proc_free(&p);
 	cr_assert_eq(db_count("SELECT count(*) FROM refresh_token_families WHERE revoked_at IS NOT NULL"), 1);
-	run_cli(&p, (const char *[]){ "auth", "token", "--server", S.url, NULL }, NULL);
+	run_cli(&p, (const char *[]){"auth", "token", "--server", S.url, NULL}, NULL);
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "Not logged in"), "%s", p.err.ptr);
 	bs_test_proc_free(&p);
@@ -510,12 +516,12 @@ Test(e2e, logout_with_the_server_down)
 	url = bs_xstrdup(S.url);
 	cr_assert_eq(bs_test_stop(S.pid), 0);
 	S.pid = 0;
-	run_cli(&p, (const char *[]){ "auth", "logout", "--server", url, NULL }, NULL);
+	run_cli(&p, (const char *[]){"auth", "logout", "--server", url, NULL}, NULL);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "Logged out locally"), "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "cannot reach"), "%s", p.err.ptr);
 	bs_test_proc_free(&p);
-	run_cli(&p, (const char *[]){ "auth", "status", "--server", url, NULL }, NULL);
+	run_cli(&p, (const char *[]){"auth", "status", "--server", url, NULL}, NULL);
 	cr_assert(strstr(p.out.ptr, "Not logged in"), "%s", p.out.ptr);
 	bs_test_proc_free(&p);
 	free(url);
@@ -532,7 +538,7 @@ Test(e2e, bstscan_token_with_a_pat)
 	char *pat = srv_user_pat(&S, "alice", "leaks:check");
 	char *env = bs_xasprintf("BSTSCAN_TOKEN=%s", pat);
 	bs_test_proc p;
-	run_cli(&p, (const char *[]){ "auth", "status", "--server", S.url, NULL }, (const char *[]){ env, NULL });
+	run_cli(&p, (const char *[]){"auth", "status", "--server", S.url, NULL}, (const char *[]){env, NULL});
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strstr(p.out.ptr, "Credential: BSTSCAN_TOKEN"), "%s", p.out.ptr);
 	cr_assert(strstr(p.out.ptr, "alice"), "%s", p.out.ptr);
@@ -558,16 +564,16 @@ Test(e2e, workload_identity_with_a_github_actions_id_token)
 	bs_test_write_str(home, "jwks.json", text);
 	jwks_path = bs_xasprintf("%s/jwks.json", home);
 	cr_assert_eq(srv_admin(&S, NULL, "trust", "add", "--issuer", CI_ISS, "--jwks", jwks_path, "--audience",
-			       "bstscan-e2e", "--subject", "repo:acme/app:*", "--scopes", "leaks:check"),
-		     0);
+	                       "bstscan-e2e", "--subject", "repo:acme/app:*", "--scopes", "leaks:check"),
+	             0);
 	claims = bs_xasprintf("{\"iss\":\"" CI_ISS "\",\"aud\":\"bstscan-e2e\",\"sub\":\"repo:acme/app:ref:refs/heads/"
-			      "main\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld}",
-			      now - 5, now - 5, now + 300);
+	                      "main\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld}",
+	                      now - 5, now - 5, now + 300);
 	idtok = test_jwt(key, "gh-1", claims);
 	body = bs_xasprintf("{\"count\":1,\"value\":\"%s\"}", idtok);
 	bad_claims = bs_xasprintf("{\"iss\":\"" CI_ISS "\",\"aud\":\"other\",\"sub\":\"repo:acme/app:ref:refs/heads/"
-				  "main\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld}",
-				  now - 5, now - 5, now + 300);
+	                          "main\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld}",
+	                          now - 5, now - 5, now + 300);
 	bad_tok = test_jwt(key, "gh-1", bad_claims);
 	bad_body = bs_xasprintf("{\"count\":1,\"value\":\"%s\"}", bad_tok);
 	gh = fo_start();
@@ -577,8 +583,8 @@ Test(e2e, workload_identity_with_a_github_actions_id_token)
 	url_env = bs_xasprintf("ACTIONS_ID_TOKEN_REQUEST_URL=%s/_apis/idtoken?api-version=2.0", gh->url);
 	tok_env = bs_xasprintf("ACTIONS_ID_TOKEN_REQUEST_TOKEN=gh-runtime-token");
 
-	run_cli(&p, (const char *[]){ "auth", "status", "--server", S.url, NULL },
-		(const char *[]){ "BSTSCAN_OIDC=1", "BSTSCAN_OIDC_AUDIENCE=bstscan-e2e", url_env, tok_env, NULL });
+	run_cli(&p, (const char *[]){"auth", "status", "--server", S.url, NULL},
+	        (const char *[]){"BSTSCAN_OIDC=1", "BSTSCAN_OIDC_AUDIENCE=bstscan-e2e", url_env, tok_env, NULL});
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strstr(p.out.ptr, "Credential: workload identity"), "%s", p.out.ptr);
 	cr_assert(strstr(p.out.ptr, "repo:acme/app"), "%s", p.out.ptr);
@@ -588,8 +594,9 @@ Test(e2e, workload_identity_with_a_github_actions_id_token)
 	cr_assert_str_eq(fo_req(gh, "/_apis/idtoken", 0).audience, "bstscan-e2e");
 	cr_assert_str_eq(fo_req(gh, "/_apis/idtoken", 0).authorization, "Bearer gh-runtime-token");
 
-	run_cli(&p, (const char *[]){ "auth", "login", "--oidc", "--oidc-audience", "bstscan-e2e", "--server", S.url, NULL },
-		(const char *[]){ url_env, tok_env, NULL });
+	run_cli(&p,
+	        (const char *[]){"auth", "login", "--oidc", "--oidc-audience", "bstscan-e2e", "--server", S.url, NULL},
+	        (const char *[]){url_env, tok_env, NULL});
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "Workload identity works"), "%s", p.err.ptr);
 	bs_test_proc_free(&p);
@@ -601,8 +608,8 @@ Test(e2e, workload_identity_with_a_github_actions_id_token)
 	}
 
 	/* An ID token for an audience the trust policy does not name is refused. */
-	run_cli(&p, (const char *[]){ "auth", "token", "--server", S.url, NULL },
-		(const char *[]){ "BSTSCAN_OIDC=1", "BSTSCAN_OIDC_AUDIENCE=bstscan-e2e", url_env, tok_env, NULL });
+	run_cli(&p, (const char *[]){"auth", "token", "--server", S.url, NULL},
+	        (const char *[]){"BSTSCAN_OIDC=1", "BSTSCAN_OIDC_AUDIENCE=bstscan-e2e", url_env, tok_env, NULL});
 	cr_assert_eq(p.status, 2, "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "workload identity"), "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "invalid_grant"), "%s", p.err.ptr);

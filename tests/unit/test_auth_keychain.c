@@ -60,9 +60,9 @@ static void need_keyring(void)
 		return;
 	if (ci && (!strcmp(ci, "true") || !strcmp(ci, "1")))
 		cr_assert_fail("the keychain tests need a Secret Service: run them through scripts/test, or as "
-			       "dbus-run-session -- tests/keyring-session.sh ctest -R test_auth_keychain");
+		               "dbus-run-session -- tests/keyring-session.sh ctest -R test_auth_keychain");
 	cr_skip_test("no test keyring: run under `dbus-run-session -- tests/keyring-session.sh` to test the "
-		     "keychain (this skip is not allowed under CI=true)");
+	             "keychain (this skip is not allowed under CI=true)");
 }
 
 static void keyring_setup(void)
@@ -96,13 +96,13 @@ static int file_exists(const char *rel)
 Test(keychain, saves_loads_and_deletes_under_the_server_attribute)
 {
 	bs_cred_store *st;
-	bs_cred_store_options so = { BS_STORE_KEYCHAIN, 5000 };
+	bs_cred_store_options so = {BS_STORE_KEYCHAIN, 5000};
 	bs_error err = BS_ERROR_INIT;
-	bs_auth_creds c = { 0 }, got;
+	bs_auth_creds c = {0}, got;
 	bs_store_kind where = BS_STORE_AUTO;
 	char *server = unique_server();
 	int deleted = 0;
-	const char *argv[] = { "/usr/bin/secret-tool", "lookup", "server", server, NULL };
+	const char *argv[] = {"/usr/bin/secret-tool", "lookup", "server", server, NULL};
 	bs_test_proc p;
 	cr_assert_eq(bs_cred_store_open(&st, &so, &err), 0, "%s", err.message);
 	cr_assert_eq(bs_cred_store_kind(st), BS_STORE_KEYCHAIN);
@@ -134,17 +134,17 @@ Test(keychain, saves_loads_and_deletes_under_the_server_attribute)
 Test(keychain, auto_mode_uses_the_keychain_and_refreshes_into_it)
 {
 	fake_oauth *fo = fo_start();
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_cred_store *st;
-	bs_cred_store_options so = { BS_STORE_AUTO, 5000 };
+	bs_cred_store_options so = {BS_STORE_AUTO, 5000};
 	bs_error err = BS_ERROR_INIT;
-	bs_auth_creds c = { 0 }, got;
+	bs_auth_creds c = {0}, got;
 	bs_buf tok = BS_BUF_INIT;
 	char *jwt = fo_make_jwt((long long)time(NULL) + 900, "alice");
 	char *body = bs_xasprintf("{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":900,"
-				  "\"refresh_token\":\"kc-rt-2\"}",
-				  jwt);
+	                          "\"refresh_token\":\"kc-rt-2\"}",
+	                          jwt);
 	int deleted;
 	fo_json(fo, "POST", "/oauth/token", 200, body);
 	cr_assert_eq(bs_cred_store_open(&st, &so, &err), 0, "%s", err.message);
@@ -179,9 +179,9 @@ Test(keychain, auto_mode_uses_the_keychain_and_refreshes_into_it)
 Test(keychain, auto_mode_still_finds_a_login_kept_in_the_file)
 {
 	bs_cred_store *st;
-	bs_cred_store_options file = { BS_STORE_FILE, 0 }, aut = { BS_STORE_AUTO, 5000 };
+	bs_cred_store_options file = {BS_STORE_FILE, 0}, aut = {BS_STORE_AUTO, 5000};
 	bs_error err = BS_ERROR_INIT;
-	bs_auth_creds c = { 0 }, got;
+	bs_auth_creds c = {0}, got;
 	bs_store_kind where = BS_STORE_AUTO;
 	char *server = unique_server();
 	cr_assert_eq(bs_cred_store_open(&st, &file, &err), 0);
@@ -202,24 +202,24 @@ Test(keychain, cli_login_status_logout_use_the_keychain)
 {
 	fake_oauth *fo = fo_start();
 	char *xdg = bs_xasprintf("XDG_CONFIG_HOME=%s", tmp);
-	const char *env[] = { xdg, "BSTSCAN_TOKEN=", "BSTSCAN_OIDC=", "DISPLAY=", "WAYLAND_DISPLAY=", NULL };
+	const char *env[] = {xdg, "BSTSCAN_TOKEN=", "BSTSCAN_OIDC=", "DISPLAY=", "WAYLAND_DISPLAY=", NULL};
 	char *jwt = fo_make_jwt((long long)time(NULL) + 900, "alice");
 	char *body = bs_xasprintf("{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":900,"
-				  "\"refresh_token\":\"kc-cli-rt\"}",
-				  jwt);
+	                          "\"refresh_token\":\"kc-cli-rt\"}",
+	                          jwt);
 	bs_test_proc p;
 	bs_cred_store *st;
-	bs_cred_store_options so = { BS_STORE_KEYCHAIN, 5000 };
+	bs_cred_store_options so = {BS_STORE_KEYCHAIN, 5000};
 	bs_error err = BS_ERROR_INIT;
 	bs_auth_creds got;
 	fo_json(fo, "POST", "/oauth/device/authorize", 200,
-		"{\"device_code\":\"dc\",\"user_code\":\"BCDF-GHJK\",\"verification_uri\":\"{URL}/device\","
-		"\"expires_in\":60,\"interval\":1}");
+	        "{\"device_code\":\"dc\",\"user_code\":\"BCDF-GHJK\",\"verification_uri\":\"{URL}/device\","
+	        "\"expires_in\":60,\"interval\":1}");
 	fo_json(fo, "POST", "/oauth/token", 200, body);
 	fo_json(fo, "GET", "/api/v1/me", 200, "{\"sub\":\"alice\",\"scopes\":[\"leaks:check\"]}");
-	fo_add(fo, "POST", "/oauth/revoke", (fo_reply){ 200, NULL, "", NULL, 0, 0 });
+	fo_add(fo, "POST", "/oauth/revoke", (fo_reply){200, NULL, "", NULL, 0, 0});
 	{
-		const char *argv[] = { BSTSCAN_BIN, "auth", "login", "--no-browser", "--server", fo->url, NULL };
+		const char *argv[] = {BSTSCAN_BIN, "auth", "login", "--no-browser", "--server", fo->url, NULL};
 		cr_assert_eq(bs_test_run(&p, argv, NULL, env, NULL, 0, 60), 0);
 		cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 		cr_assert(strstr(p.err.ptr, "saved in the keychain"), "%s", p.err.ptr);
@@ -232,14 +232,14 @@ Test(keychain, cli_login_status_logout_use_the_keychain)
 	cr_assert_str_eq(got.refresh_token, "kc-cli-rt");
 	bs_auth_creds_free(&got);
 	{
-		const char *argv[] = { BSTSCAN_BIN, "auth", "status", "--server", fo->url, NULL };
+		const char *argv[] = {BSTSCAN_BIN, "auth", "status", "--server", fo->url, NULL};
 		cr_assert_eq(bs_test_run(&p, argv, NULL, env, NULL, 0, 60), 0);
 		cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 		cr_assert(strstr(p.out.ptr, "Credential: keychain"), "%s", p.out.ptr);
 		bs_test_proc_free(&p);
 	}
 	{
-		const char *argv[] = { BSTSCAN_BIN, "auth", "logout", "--server", fo->url, NULL };
+		const char *argv[] = {BSTSCAN_BIN, "auth", "logout", "--server", fo->url, NULL};
 		cr_assert_eq(bs_test_run(&p, argv, NULL, env, NULL, 0, 60), 0);
 		cr_assert_eq(p.status, 0, "%s", p.err.ptr);
 		cr_assert(strstr(p.err.ptr, "revoked at the server"), "%s", p.err.ptr);
@@ -256,18 +256,18 @@ Test(keychain, cli_login_status_logout_use_the_keychain)
 /* ---- situations built on private buses ---- */
 
 static const char *const bare_bus_conf =
-	"<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
-	" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
-	"<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>\n"
-	"<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
-	"<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n";
+    "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\"\n"
+    " \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+    "<busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen><auth>EXTERNAL</auth>\n"
+    "<policy context=\"default\"><allow send_destination=\"*\" eavesdrop=\"true\"/>"
+    "<allow eavesdrop=\"true\"/><allow own=\"*\"/></policy></busconfig>\n";
 
 /* Starts a dbus-daemon with no activatable services; sets DBUS_SESSION_BUS_ADDRESS to it. */
 static pid_t private_bus(void)
 {
 	char *conf = bs_xasprintf("%s/bus.conf", tmp);
 	char *arg = bs_xasprintf("--config-file=%s", conf);
-	const char *argv[] = { "/usr/bin/dbus-daemon", arg, "--print-address=1", "--nofork", NULL };
+	const char *argv[] = {"/usr/bin/dbus-daemon", arg, "--print-address=1", "--nofork", NULL};
 	bs_buf addr = BS_BUF_INIT;
 	pid_t pid;
 	bs_test_write_str(tmp, "bus.conf", bare_bus_conf);
@@ -284,7 +284,7 @@ static pid_t private_bus(void)
 Test(keychain_env, no_session_bus_falls_back_to_the_file_with_a_warning)
 {
 	bs_cred_store *st;
-	bs_cred_store_options aut = { BS_STORE_AUTO, 2000 }, kc = { BS_STORE_KEYCHAIN, 2000 };
+	bs_cred_store_options aut = {BS_STORE_AUTO, 2000}, kc = {BS_STORE_KEYCHAIN, 2000};
 	bs_error err = BS_ERROR_INIT;
 	unsetenv("DBUS_SESSION_BUS_ADDRESS");
 	setenv("XDG_RUNTIME_DIR", tmp, 1);
@@ -292,7 +292,7 @@ Test(keychain_env, no_session_bus_falls_back_to_the_file_with_a_warning)
 	cr_assert_eq(bs_cred_store_kind(st), BS_STORE_FILE);
 	cr_assert_not_null(bs_cred_store_warning(st));
 	cr_assert(strstr(bs_cred_store_warning(st), "secure storage is unavailable (no D-Bus session bus)"), "%s",
-		  bs_cred_store_warning(st));
+	          bs_cred_store_warning(st));
 	cr_assert(strstr(bs_cred_store_warning(st), "credentials.json"));
 	bs_cred_store_close(st);
 	cr_assert_eq(bs_cred_store_open(&st, &kc, &err), BS_ERR_UNSUPPORTED, "asked for the keychain: no fallback");
@@ -303,7 +303,7 @@ Test(keychain_env, a_bus_without_a_secret_service_falls_back_too)
 {
 	private_bus();
 	bs_cred_store *st;
-	bs_cred_store_options aut = { BS_STORE_AUTO, 2000 };
+	bs_cred_store_options aut = {BS_STORE_AUTO, 2000};
 	bs_error err = BS_ERROR_INIT;
 	cr_assert_eq(bs_cred_store_open(&st, &aut, &err), 0, "%s", err.message);
 	cr_assert_eq(bs_cred_store_kind(st), BS_STORE_FILE);
@@ -317,7 +317,7 @@ Test(keychain_env, a_secret_service_that_hangs_is_an_error_not_a_fallback)
 	int ready[2];
 	char c;
 	bs_cred_store *st;
-	bs_cred_store_options aut = { BS_STORE_AUTO, 800 }, file = { BS_STORE_FILE, 0 };
+	bs_cred_store_options aut = {BS_STORE_AUTO, 800}, file = {BS_STORE_FILE, 0};
 	bs_error err = BS_ERROR_INIT;
 	bs_auth_creds got;
 	private_bus();
@@ -328,10 +328,10 @@ Test(keychain_env, a_secret_service_that_hangs_is_an_error_not_a_fallback)
 		/* Takes the Secret Service's name and then never answers: a keyring stuck on a prompt. */
 		GDBusConnection *b = g_bus_get_sync(G_BUS_TYPE_SESSION, NULL, NULL);
 		GVariant *v = b ? g_dbus_connection_call_sync(b, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-							       "org.freedesktop.DBus", "RequestName",
-							       g_variant_new("(su)", "org.freedesktop.secrets", 4u),
-							       NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL)
-				: NULL;
+		                                              "org.freedesktop.DBus", "RequestName",
+		                                              g_variant_new("(su)", "org.freedesktop.secrets", 4u),
+		                                              NULL, G_DBUS_CALL_FLAGS_NONE, -1, NULL, NULL)
+		                : NULL;
 		if (!v || write(ready[1], "x", 1) != 1)
 			_exit(1);
 		for (;;)
@@ -357,15 +357,14 @@ Test(keychain_env, a_locked_keyring_is_an_error_that_says_why)
 	private_bus();
 	char *data = bs_xasprintf("XDG_DATA_HOME=%s/data", tmp), *run = bs_xasprintf("XDG_RUNTIME_DIR=%s/run", tmp);
 	char *dbus = bs_xasprintf("DBUS_SESSION_BUS_ADDRESS=%s", getenv("DBUS_SESSION_BUS_ADDRESS"));
-	const char *env[] = { data, run, dbus, NULL };
-	const char *argv[] = { "/usr/bin/gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize",
-			       NULL };
+	const char *env[] = {data, run, dbus, NULL};
+	const char *argv[] = {"/usr/bin/gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize", NULL};
 	bs_test_proc p;
 	bs_cred_store *st;
-	bs_cred_store_options kc = { BS_STORE_KEYCHAIN, 3000 }, aut = { BS_STORE_AUTO, 3000 };
+	bs_cred_store_options kc = {BS_STORE_KEYCHAIN, 3000}, aut = {BS_STORE_AUTO, 3000};
 	st = NULL;
 	bs_error err = BS_ERROR_INIT;
-	bs_auth_creds c = { 0 }, got;
+	bs_auth_creds c = {0}, got;
 	SecretService *svc;
 	SecretCollection *coll;
 	GList *objs;
@@ -403,7 +402,7 @@ Test(keychain_env, a_locked_keyring_is_an_error_that_says_why)
 	cr_assert_eq(bs_cred_store_open(&st, &aut, &err), 0, "%s", err.message);
 	cr_assert_eq(bs_cred_store_kind(st), BS_STORE_KEYCHAIN);
 	cr_assert_eq(bs_cred_store_load(st, "https://locked.example", &got, NULL, &err), BS_ERR_IO,
-		     "a locked keyring is neither 'not found' nor a reason to use the file");
+	             "a locked keyring is neither 'not found' nor a reason to use the file");
 	cr_assert(strstr(err.message, "keychain is locked"), "%s", err.message);
 	cr_assert(strstr(err.message, "--credential-store file"), "%s", err.message);
 	cr_assert_null(strstr(err.message, "locked-access"));
