@@ -424,6 +424,10 @@ int bs_http_send(bs_http *h, bs_http_response *resp, const bs_http_request *req,
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
 		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->o.max_body_bytes);
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		/* curl silently re-sends a request once when a reused connection turns out closed; for a
+		 * call that must not run twice (a refresh grant) only a fresh connection rules that out. */
+		if (req->retry != BS_HTTP_RETRY_IDEMPOTENT && strcmp(method, "GET") != 0)
+			curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 		if (req->body) {
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
 			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);

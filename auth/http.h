@@ -50,7 +50,9 @@ typedef struct bs_http_options {
  * token before a 5xx). */
 typedef enum bs_http_retry {
 	BS_HTTP_RETRY_NONE = 0,      /* one attempt */
-	BS_HTTP_RETRY_UNSENT = 1,    /* retry only when the server surely did not act: 429, no connection */
+	BS_HTTP_RETRY_UNSENT = 1,    /* retry only when the server surely did not act: 429, no connection.
+	                              * NONE and UNSENT non-GET requests also use a fresh connection, so
+	                              * curl never re-sends them on its own. */
 	BS_HTTP_RETRY_IDEMPOTENT = 2 /* also 5xx, timeouts and dropped connections */
 } bs_http_retry;
 

@@ -689,3 +689,25 @@ Test(tokens, jwt_exp_is_read_without_verification)
 	cr_assert_eq(bs_oauth_jwt_exp("a.!!!.c"), 0);
 	free(jwt);
 }
+
+Test(tokens, a_refresh_is_sent_once_even_when_the_connection_dies)
+{
+	fake_oauth *fo = fo_start();
+	bs_http *h = new_client(3000);
+	bs_http_response r;
+	bs_oauth_tokens t;
+	bs_error err = BS_ERROR_INIT;
+	char url[128];
+	/* A keep-alive connection exists; the server then drops the refresh without answering. Had it
+	 * acted first, a silent re-send would present the spent token again (reuse = theft). */
+	snprintf(url, sizeof(url), "%s/warm", fo->url);
+	fo_json(fo, "GET", "/warm", 200, "{}");
+	cr_assert_eq(bs_http_get(h, &r, url, NULL, BS_HTTP_RETRY_NONE, &err), 0);
+	bs_http_response_free(&r);
+	fo_add(fo, "POST", "/oauth/token", (fo_reply){0, NULL, NULL, NULL, 1, 0});
+	snprintf(url, sizeof(url), "%s/oauth/token", fo->url);
+	cr_assert_eq(bs_oauth_refresh(&t, h, url, "bstscan-cli", "rt-once", &err), BS_ERR_NET);
+	cr_assert_eq(fo_hits(fo, "POST", "/oauth/token"), 1, "the refresh reached the server exactly once");
+	bs_http_free(h);
+	fo_stop(fo);
+}
