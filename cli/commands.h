@@ -16,7 +16,7 @@
 /* Commands still being built are weak, so the table links without them. */
 #define BS_CMD_PENDING __attribute__((weak))
 
-BS_CMD_PENDING int cmd_scan(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
 BS_CMD_PENDING int cmd_rules(int argc, char **argv);
 BS_CMD_PENDING int cmd_git(int argc, char **argv);
 BS_CMD_PENDING int cmd_staged(int argc, char **argv);

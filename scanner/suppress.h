@@ -20,7 +20,10 @@ typedef struct bs_allowlist bs_allowlist;
 bs_allowlist *bs_allowlist_new(void);
 void bs_allowlist_free(bs_allowlist *al);
 void bs_allowlist_add_fingerprint(bs_allowlist *al, const char *fp);
+/* Globs match the finding's path relative to the base directory set by
+ * bs_allowlist_set_base (the directory holding the config file). */
 void bs_allowlist_add_path_glob(bs_allowlist *al, const char *glob);
+void bs_allowlist_set_base(bs_allowlist *al, const char *dir);
 /* Reads a baseline file into al. Errors name the file and what is wrong. */
 int bs_baseline_load(bs_allowlist *al, const char *path, bs_error *err);
 /* Writes the findings' fingerprints as a baseline (atomically). */
