@@ -8,7 +8,7 @@ static srv_ctx S;
 
 static void setup(void)
 {
-	const char *extra[] = { "--access-ttl", "120", NULL };
+	const char *extra[] = {"--access-ttl", "120", NULL};
 	memset(&S, 0, sizeof(S));
 	srv_start(&S, extra);
 	/* the user must exist for approvals */
@@ -55,7 +55,7 @@ static void poll_once(srv_ctx *s, http_resp *r, const grant *g)
 
 static void nap_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -109,7 +109,7 @@ Test(device, authorization_response_follows_rfc8628)
 	expect_error(&r, 400, "invalid_request");
 	http_free(&r);
 	{
-		const char *h[] = { "Content-Type: application/json", NULL };
+		const char *h[] = {"Content-Type: application/json", NULL};
 		http_req(&S, &r, "POST", "/oauth/device/authorize", h, "{\"client_id\":\"bstscan-cli\"}", 26);
 		expect_error(&r, 400, "invalid_request");
 		cr_assert_not_null(strstr(json_str(r.json, "error_description"), "x-www-form-urlencoded"));
@@ -154,8 +154,8 @@ Test(device, approve_yields_tokens_exactly_once)
 	cr_assert_str_eq(json_str(claims, "scope"), "leaks:check pats:read");
 	cr_assert_not_null(json_str(claims, "jti"));
 	cr_assert_eq(cJSON_GetObjectItemCaseSensitive(claims, "exp")->valuedouble -
-			     cJSON_GetObjectItemCaseSensitive(claims, "iat")->valuedouble,
-		     120);
+	                 cJSON_GetObjectItemCaseSensitive(claims, "iat")->valuedouble,
+	             120);
 	cJSON_Delete(claims);
 
 	/* the access token works against the API with its scopes */
@@ -246,32 +246,36 @@ Test(device, unknown_and_malformed_token_requests)
 	http_free(&r);
 }
 
-Test(device_expiry, expired_device_code_gives_expired_token, .timeout = 60)
+static void setup_short_lived(void)
 {
-	srv_ctx s = { 0 };
-	const char *extra[] = { "--device-expires-in", "1", "--device-interval", "0", NULL };
+	const char *extra[] = {"--device-expires-in", "1", "--device-interval", "0", NULL};
+	memset(&S, 0, sizeof(S));
+	srv_start(&S, extra);
+	cr_assert_eq(srv_admin_in(&S, "pw\n", NULL, "user", "add", "alice", (const char *)NULL), 0);
+}
+
+Test(device_expiry, expired_device_code_gives_expired_token, .init = setup_short_lived, .fini = teardown, .timeout = 60)
+{
+	srv_ctx *sp = &S;
 	grant g;
 	http_resp r;
-	srv_start(&s, extra);
-	cr_assert_eq(srv_admin_in(&s, "pw\n", NULL, "user", "add", "alice", (const char *)NULL), 0);
-	authorize(&s, &g, "leaks%3Acheck");
-	poll_once(&s, &r, &g);
+	authorize(sp, &g, "leaks%3Acheck");
+	poll_once(sp, &r, &g);
 	expect_error(&r, 400, "authorization_pending");
 	http_free(&r);
 	nap_ms(2100);
 	/* too late to approve, and polling says so */
-	cr_assert_neq(srv_admin(&s, NULL, "device", "approve", g.user_code, "--user", "alice"), 0);
-	poll_once(&s, &r, &g);
+	cr_assert_neq(srv_admin(sp, NULL, "device", "approve", g.user_code, "--user", "alice"), 0);
+	poll_once(sp, &r, &g);
 	expect_error(&r, 400, "expired_token");
 	http_free(&r);
 	grant_free(&g);
-	srv_stop(&s);
 }
 
 static void refresh(srv_ctx *s, http_resp *r, const char *rt, const char *scope)
 {
 	char *form = bs_xasprintf("grant_type=refresh_token&refresh_token=%s&client_id=bstscan-cli%s%s", rt,
-				  scope ? "&scope=" : "", scope ? scope : "");
+	                          scope ? "&scope=" : "", scope ? scope : "");
 	form_post(s, r, "/oauth/token", form);
 	free(form);
 }
@@ -409,7 +413,7 @@ static char *session_cookie(const http_resp *r)
 static void page_post(srv_ctx *s, http_resp *r, const char *cookie, const char *form)
 {
 	char ch[300];
-	const char *h[] = { "Content-Type: application/x-www-form-urlencoded", ch, NULL };
+	const char *h[] = {"Content-Type: application/x-www-form-urlencoded", ch, NULL};
 	snprintf(ch, sizeof(ch), "Cookie: %s", cookie ? cookie : "none=1");
 	http_req(s, r, "POST", "/device", h, form, strlen(form));
 }
@@ -510,7 +514,7 @@ Test(device, device_page_sign_in_and_approve_with_csrf)
 	/* a signed-in GET shows the approve form directly; user input is escaped */
 	{
 		char ch[300];
-		const char *h[] = { ch, NULL };
+		const char *h[] = {ch, NULL};
 		snprintf(ch, sizeof(ch), "Cookie: %s", cookie2);
 		http_req(&S, &r, "GET", "/device?user_code=%3Cscript%3Ex", h, NULL, 0);
 		cr_assert_eq(r.status, 200);
