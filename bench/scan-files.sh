@@ -51,8 +51,8 @@ timeit() { # prints the median wall time in seconds of "$@"
 echo "tree: $tree ($mb MB, $(find "$tree" -type f | wc -l) files), $runs runs each, $(nproc) CPUs"
 cat "$tree"/* > /dev/null 2>&1 || true
 find "$tree" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
-n_rg=$(rg -uuu -a -c "$regex" "$tree" | awk -F: '{ s += $NF } END { print s + 0 }')
-n_bs=$("$bin" scan --format jsonl --no-default-rules --rules "$only_bst" "$tree" | wc -l)
+n_rg=$( (rg -uuu -a -c "$regex" "$tree" || true) | awk -F: '{ s += $NF } END { print s + 0 }')
+n_bs=$( ("$bin" scan --format jsonl --no-default-rules --rules "$only_bst" "$tree" || true) | wc -l)
 echo "matches: rg $n_rg, bstscan (bst_ rule, validated) $n_bs, planted $(cat "$tree.planted" 2>/dev/null || echo '?')"
 
 t_rg=$(timeit rg -uuu -a -c "$regex" "$tree")
@@ -64,7 +64,7 @@ printf '%-34s %8s s %8s MB/s\n' "rg -uuu -a (bst_ regex)" "$t_rg" "$(rate "$t_rg
 printf '%-34s %8s s %8s MB/s  ratio vs rg %s\n' "bstscan (bst_ rule only)" "$t_one" "$(rate "$t_one")" "$(ratio "$t_one" "$t_rg")"
 printf '%-34s %8s s %8s MB/s  ratio vs rg %s\n' "bstscan (full pack, $("$bin" rules list --format json 2>/dev/null | grep -c '"id"' || echo '?') rules)" "$t_all" "$(rate "$t_all")" "$(ratio "$t_all" "$t_rg")"
 
-rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+rss() { { /usr/bin/time -f %M "$@" 2>&1 >/dev/null || true; } | tail -1; }
 echo "peak RSS, full pack, tree: $(rss "$bin" scan --format jsonl "$tree") KB"
 big=$root/bench/data/big-2g.txt
 if [ "${SKIP_BIG:-0}" != 1 ]; then

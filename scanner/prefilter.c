@@ -1,12 +1,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__) || (defined(__i386__) && defined(__SSE2__))
 #include <immintrin.h>
 #define PF_X86 1
 #else
 #define PF_X86 0
 #endif
+#if defined(__aarch64__) && defined(__ARM_NEON)
+#include <arm_neon.h>
+#define PF_NEON 1
+#else
+#define PF_NEON 0
+#endif
+/* Other architectures build the scalar strategy only. */
+#define PF_SIMD (PF_X86 || PF_NEON)
 
 #include "common/buf.h"
 #include "scanner/prefilter.h"
@@ -23,10 +31,17 @@
  * candidates are false: buckets are chosen greedily to minimise the expected
  * verification work under a byte-frequency model of source code.
  *
- * The portable fallback (and the tail of every buffer) tests a bigram bitmap
- * of the first two bytes, then verifies the keywords starting with that byte. */
+ * The portable fallback (and the tail of every buffer) tests, at each offset,
+ * a hashed bitmap of the first four bytes of the keywords (and a bigram bitmap
+ * for keywords shorter than four bytes), then verifies the keywords starting
+ * with that byte. It is also chosen when the keywords are so many that every
+ * Teddy bucket would fire nearly everywhere. */
 
 #define PF_FP 4
+#define PF_QUAD_BITS 16
+/* Teddy is used when the expected share of offsets where some bucket fires
+ * stays below this (the rule pack: ~1/300); above, the scalar filter wins. */
+#define PF_TEDDY_MAX_FIRE 0.05
 #define PF_BUCKETS 8
 /* Beyond this many distinct fingerprints, neighbours (in sorted order) are
  * pre-merged so that the quadratic grouping stays cheap at startup. */
@@ -38,30 +53,38 @@ typedef struct pf_keyword {
 	size_t len;
 } pf_keyword;
 
-/* One keyword in a bucket: the first four bytes are checked with one load. */
-typedef struct pf_entry {
-	uint32_t head;     /* first min(len, 4) bytes, folded, zero-padded */
-	uint32_t head_and; /* 0xff for bytes inside the keyword */
-	uint32_t head_or;  /* 0x20 for nocase letters: (x | 0x20) == lower <=> x is either case */
-	uint32_t idx;
-} pf_entry;
+/* The keywords of a bucket, as parallel arrays padded to a multiple of
+ * PF_LANES so that one SIMD compare checks the first four bytes of 8 keywords
+ * (padding never matches: head_and 0, head ~0). For entry e and the 4 bytes x
+ * at a candidate, ((x | head_or) & head_and) == head <=> the keyword's first
+ * min(len, 4) bytes match: head_or is 0x20 at nocase letters, and x | 0x20
+ * equals a lowercase letter exactly when x is that letter in either case. */
+#define PF_LANES 8
+typedef struct pf_entries {
+	uint32_t *head, *head_and, *head_or, *idx;
+} pf_entries;
 
 typedef int (*pf_scan_fn)(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud);
 
 struct bs_prefilter {
 	pf_keyword *kw;
 	size_t n;
-	/* Scalar path: bigram bitmap over (buf[p], buf[p+1]); a one-byte keyword
-	 * sets every bigram it starts. by_first[first[b] .. first[b+1]) lists the
+	/* Scalar path: bitmaps indexed by the bigram buf[p] | buf[p+1] << 8, of
+	 * all keywords (any_bigram) and of those shorter than four bytes
+	 * (short_bigram; a one-byte keyword sets every bigram it starts), and by a
+	 * hash of the first four bytes of the longer ones (quad; every case
+	 * variant of nocase ones). by_first[first[b] .. first[b+1]) lists the
 	 * keywords whose first byte may be b. */
-	uint8_t bigram[65536 / 8];
+	uint8_t any_bigram[65536 / 8];
+	uint8_t short_bigram[65536 / 8];
+	uint8_t quad[(1u << PF_QUAD_BITS) / 8];
 	uint32_t first[257];
 	uint32_t *by_first;
 	/* SIMD path: nibble tables per fingerprint position, and the entries of
 	 * each bucket in ent[bucket_start[b] .. bucket_start[b+1]). */
 	uint8_t lo[PF_FP][16];
 	uint8_t hi[PF_FP][16];
-	pf_entry *ent;
+	pf_entries ent;
 	uint32_t bucket_start[PF_BUCKETS + 1];
 	pf_scan_fn scan;
 	const char *strategy;
@@ -100,25 +123,61 @@ static inline int tail_matches(const pf_keyword *k, const uint8_t *p, size_t fro
 
 /* ---- scalar ---- */
 
+static inline unsigned quad_hash(uint32_t w)
+{
+	return (w * 0x9E3779B1u) >> (32 - PF_QUAD_BITS);
+}
+
+static inline int bit_test(const uint8_t *bits, unsigned i)
+{
+	return bits[i >> 3] & (1u << (i & 7));
+}
+
+static inline void bit_set(uint8_t *bits, unsigned i)
+{
+	bits[i >> 3] |= (uint8_t)(1u << (i & 7));
+}
+
+/* Reports the keywords starting with buf[p] that match at p. */
+static inline int verify_first(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t p, bs_prefilter_cb cb,
+                               void *ud)
+{
+	uint32_t lo = pf->first[buf[p]], hi = pf->first[buf[p] + 1];
+	for (uint32_t j = lo; j < hi; j++) {
+		const pf_keyword *k = &pf->kw[pf->by_first[j]];
+		if (k->len <= len - p && tail_matches(k, buf + p, 0)) {
+			int rc = cb(ud, pf->by_first[j], p);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
 /* Scans offsets [from, len) one by one. Also finishes the tail of the SIMD scans. */
 static int scan_scalar_from(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t from, bs_prefilter_cb cb,
-			    void *ud)
+                            void *ud)
 {
-	for (size_t p = from; p < len; p++) {
-		if (p + 1 < len) {
-			unsigned w = buf[p] | (unsigned)buf[p + 1] << 8;
-			if (!(pf->bigram[w >> 3] & (1u << (w & 7))))
+	size_t p = from;
+	for (; p + 4 <= len; p++) {
+		unsigned w2 = buf[p] | (unsigned)buf[p + 1] << 8;
+		if (!bit_test(pf->any_bigram, w2))
+			continue;
+		if (!bit_test(pf->short_bigram, w2)) {
+			uint32_t w;
+			memcpy(&w, buf + p, 4);
+			if (!bit_test(pf->quad, quad_hash(w)))
 				continue;
 		}
-		uint32_t lo = pf->first[buf[p]], hi = pf->first[buf[p] + 1];
-		for (uint32_t j = lo; j < hi; j++) {
-			const pf_keyword *k = &pf->kw[pf->by_first[j]];
-			if (k->len <= len - p && tail_matches(k, buf + p, 0)) {
-				int rc = cb(ud, pf->by_first[j], p);
-				if (rc)
-					return rc;
-			}
-		}
+		int rc = verify_first(pf, buf, len, p, cb, ud);
+		if (rc)
+			return rc;
+	}
+	/* The last three offsets: only keywords shorter than four bytes fit, so no filter is needed. */
+	for (; p < len; p++) {
+		int rc = verify_first(pf, buf, len, p, cb, ud);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -151,30 +210,50 @@ static void build_scalar(bs_prefilter *pf)
 
 	for (size_t i = 0; i < pf->n; i++) {
 		const pf_keyword *k = &pf->kw[i];
+		if (k->len >= 4) {
+			/* Every case variant of the first four bytes: at most 16. */
+			uint8_t v[4][2];
+			int nv[4];
+			for (size_t j = 0; j < 4; j++)
+				nv[j] = variants(k, j, v[j]);
+			for (int a = 0; a < nv[0]; a++)
+				for (int b = 0; b < nv[1]; b++)
+					for (int c = 0; c < nv[2]; c++)
+						for (int d = 0; d < nv[3]; d++) {
+							uint8_t q[4] = {v[0][a], v[1][b], v[2][c], v[3][d]};
+							uint32_t w;
+							memcpy(&w, q, 4);
+							bit_set(pf->quad, quad_hash(w));
+							bit_set(pf->any_bigram, q[0] | (unsigned)q[1] << 8);
+						}
+			continue;
+		}
 		uint8_t v0[2], v1[2];
 		int n0 = variants(k, 0, v0);
 		for (int a = 0; a < n0; a++) {
 			if (k->len == 1) {
 				for (unsigned c = 0; c < 256; c++) {
-					unsigned w = v0[a] | c << 8;
-					pf->bigram[w >> 3] |= (uint8_t)(1u << (w & 7));
+					bit_set(pf->short_bigram, v0[a] | c << 8);
+					bit_set(pf->any_bigram, v0[a] | c << 8);
 				}
 				continue;
 			}
 			int n1 = variants(k, 1, v1);
 			for (int b = 0; b < n1; b++) {
-				unsigned w = v0[a] | (unsigned)v1[b] << 8;
-				pf->bigram[w >> 3] |= (uint8_t)(1u << (w & 7));
+				bit_set(pf->short_bigram, v0[a] | (unsigned)v1[b] << 8);
+				bit_set(pf->any_bigram, v0[a] | (unsigned)v1[b] << 8);
 			}
 		}
 	}
 }
 
+#if PF_SIMD
 /* ---- bucket assignment ---- */
 
 /* Byte frequencies (per 65536, at least 1) of C headers and Python and Perl
  * sources (/usr/include, /usr/lib/python3, /usr/share/perl). They only steer
  * which keywords share a bucket; any table gives exact results. */
+/* clang-format off */
 static const uint16_t src_freq[256] = {
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 209, 1681, 1, 1, 1, 1, 1,
 	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -193,6 +272,7 @@ static const uint16_t src_freq[256] = {
 	2, 1, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 	2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
+/* clang-format on */
 
 /* A candidate bucket: nibble sets per fingerprint position. */
 typedef struct pf_group {
@@ -274,12 +354,13 @@ static int group_cmp(const pf_group *a, const pf_group *b)
 	return 0;
 }
 
-/* Fills bucket_of[i] for every keyword. */
-static void assign_buckets(const bs_prefilter *pf, int *bucket_of)
+/* Fills bucket_of[i] for every keyword; returns the modelled share of offsets
+ * at which some bucket fires. */
+static double assign_buckets(const bs_prefilter *pf, int *bucket_of)
 {
 	size_t n = pf->n;
 	if (n == 0)
-		return;
+		return 0;
 	pf_group *kg = bs_xmalloc(n * sizeof(*kg));
 	size_t *order = bs_xmalloc(n * sizeof(*order));
 	int *group_of = bs_xmalloc(n * sizeof(*group_of));
@@ -365,8 +446,12 @@ static void assign_buckets(const bs_prefilter *pf, int *bucket_of)
 	/* Number the surviving groups 0..7. */
 	int *slot = bs_xmalloc((ng ? ng : 1) * sizeof(*slot));
 	int next = 0;
-	for (size_t a = 0; a < ng; a++)
+	double fire = 0;
+	for (size_t a = 0; a < ng; a++) {
 		slot[a] = alive[a] ? next++ : -1;
+		if (alive[a])
+			fire += cost[a] / (4.0 + (double)g[a].nkw);
+	}
 	for (size_t i = 0; i < n; i++)
 		bucket_of[i] = slot[group_of[i]];
 
@@ -379,13 +464,20 @@ static void assign_buckets(const bs_prefilter *pf, int *bucket_of)
 	free(group_of);
 	free(order);
 	free(kg);
+	return fire;
 }
 
-static void build_teddy(bs_prefilter *pf)
+/* Returns the modelled share of offsets at which some bucket fires. */
+static double build_teddy(bs_prefilter *pf)
 {
 	int *bucket_of = bs_xmalloc((pf->n ? pf->n : 1) * sizeof(*bucket_of));
-	assign_buckets(pf, bucket_of);
-	pf->ent = bs_xmalloc((pf->n ? pf->n : 1) * sizeof(*pf->ent));
+	double fire = assign_buckets(pf, bucket_of);
+	size_t cap = pf->n + PF_BUCKETS * PF_LANES;
+	pf_entries *E = &pf->ent;
+	E->head = bs_xmalloc(cap * sizeof(uint32_t));
+	E->head_and = bs_xmalloc(cap * sizeof(uint32_t));
+	E->head_or = bs_xmalloc(cap * sizeof(uint32_t));
+	E->idx = bs_xmalloc(cap * sizeof(uint32_t));
 	size_t at = 0;
 	for (int b = 0; b < PF_BUCKETS; b++) {
 		pf->bucket_start[b] = (uint32_t)at;
@@ -399,11 +491,11 @@ static void build_teddy(bs_prefilter *pf)
 				hand[j] = 0xff;
 				hor[j] = k->orb ? k->orb[j] : 0;
 			}
-			pf_entry *e = &pf->ent[at++];
-			memcpy(&e->head, head, 4);
-			memcpy(&e->head_and, hand, 4);
-			memcpy(&e->head_or, hor, 4);
-			e->idx = (uint32_t)i;
+			memcpy(&E->head[at], head, 4);
+			memcpy(&E->head_and[at], hand, 4);
+			memcpy(&E->head_or[at], hor, 4);
+			E->idx[at] = (uint32_t)i;
+			at++;
 
 			pf_group kg = keyword_group(k);
 			for (int j = 0; j < PF_FP; j++)
@@ -414,38 +506,99 @@ static void build_teddy(bs_prefilter *pf)
 						pf->hi[j][x] |= (uint8_t)(1u << b);
 				}
 		}
+		while (at % PF_LANES) {
+			E->head[at] = UINT32_MAX;
+			E->head_and[at] = 0;
+			E->head_or[at] = 0;
+			E->idx[at] = 0;
+			at++;
+		}
 	}
 	pf->bucket_start[PF_BUCKETS] = (uint32_t)at;
 	free(bucket_of);
+	return fire;
+}
+
+/* Reports keyword e->idx[i] at p if its bytes after the first four match too. */
+static inline int confirm(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t p, uint32_t idx,
+                          bs_prefilter_cb cb, void *ud)
+{
+	const pf_keyword *k = &pf->kw[idx];
+	if (k->len > 4 && (k->len > len - p || !tail_matches(k, buf + p, 4)))
+		return 0;
+	return cb(ud, idx, p);
 }
 
 /* Verifies the keywords of the buckets in `buckets` at offset p; p + 4 <= len. */
 static inline int verify_at(const bs_prefilter *pf, const uint8_t *buf, size_t len, size_t p, unsigned buckets,
-			    bs_prefilter_cb cb, void *ud)
+                            bs_prefilter_cb cb, void *ud)
 {
+	const pf_entries *E = &pf->ent;
 	uint32_t x;
 	memcpy(&x, buf + p, 4);
+#if PF_X86
+	const __m128i xv = _mm_set1_epi32((int)x);
+#endif
 	while (buckets) {
 		int b = __builtin_ctz(buckets);
 		buckets &= buckets - 1;
-		for (uint32_t i = pf->bucket_start[b]; i < pf->bucket_start[b + 1]; i++) {
-			const pf_entry *e = &pf->ent[i];
-			if (((x | e->head_or) & e->head_and) != e->head)
-				continue;
-			const pf_keyword *k = &pf->kw[e->idx];
-			if (k->len > 4 && (k->len > len - p || !tail_matches(k, buf + p, 4)))
-				continue;
-			int rc = cb(ud, e->idx, p);
-			if (rc)
-				return rc;
+		for (uint32_t i = pf->bucket_start[b]; i < pf->bucket_start[b + 1]; i += 4) {
+#if PF_X86
+			__m128i v = _mm_or_si128(xv, _mm_loadu_si128((const __m128i *)(E->head_or + i)));
+			v = _mm_and_si128(v, _mm_loadu_si128((const __m128i *)(E->head_and + i)));
+			v = _mm_cmpeq_epi32(v, _mm_loadu_si128((const __m128i *)(E->head + i)));
+			unsigned m = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(v));
+#else
+			unsigned m = 0;
+			for (int l = 0; l < 4; l++)
+				m |= (unsigned)(((x | E->head_or[i + l]) & E->head_and[i + l]) == E->head[i + l]) << l;
+#endif
+			while (m) {
+				int lane = __builtin_ctz(m);
+				m &= m - 1;
+				int rc = confirm(pf, buf, len, p, E->idx[i + (unsigned)lane], cb, ud);
+				if (rc)
+					return rc;
+			}
 		}
 	}
 	return 0;
 }
 
 #if PF_X86
+/* As verify_at, eight entries per compare. */
+__attribute__((target("avx2"))) static inline int verify_at_avx2(const bs_prefilter *pf, const uint8_t *buf, size_t len,
+                                                                 size_t p, unsigned buckets, bs_prefilter_cb cb,
+                                                                 void *ud)
+{
+	const pf_entries *E = &pf->ent;
+	uint32_t x;
+	memcpy(&x, buf + p, 4);
+	const __m256i xv = _mm256_set1_epi32((int)x);
+	while (buckets) {
+		int b = __builtin_ctz(buckets);
+		buckets &= buckets - 1;
+		for (uint32_t i = pf->bucket_start[b]; i < pf->bucket_start[b + 1]; i += 8) {
+			__m256i v = _mm256_or_si256(xv, _mm256_loadu_si256((const __m256i *)(E->head_or + i)));
+			v = _mm256_and_si256(v, _mm256_loadu_si256((const __m256i *)(E->head_and + i)));
+			v = _mm256_cmpeq_epi32(v, _mm256_loadu_si256((const __m256i *)(E->head + i)));
+			unsigned m = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(v));
+			while (m) {
+				int lane = __builtin_ctz(m);
+				m &= m - 1;
+				int rc = confirm(pf, buf, len, p, E->idx[i + (unsigned)lane], cb, ud);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+#endif
+
+#if PF_X86
 __attribute__((target("ssse3"))) static int scan_ssse3(const bs_prefilter *pf, const uint8_t *buf, size_t len,
-						       bs_prefilter_cb cb, void *ud)
+                                                       bs_prefilter_cb cb, void *ud)
 {
 	enum { W = 16 };
 	__m128i lo[PF_FP], hi[PF_FP];
@@ -481,7 +634,7 @@ __attribute__((target("ssse3"))) static int scan_ssse3(const bs_prefilter *pf, c
 }
 
 __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, const uint8_t *buf, size_t len,
-						     bs_prefilter_cb cb, void *ud)
+                                                     bs_prefilter_cb cb, void *ud)
 {
 	enum { W = 32 };
 	__m256i lo[PF_FP], hi[PF_FP];
@@ -508,7 +661,7 @@ __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, con
 		do {
 			int bit = __builtin_ctz(m);
 			m &= m - 1;
-			int rc = verify_at(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
+			int rc = verify_at_avx2(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
 			if (rc)
 				return rc;
 		} while (m);
@@ -517,27 +670,80 @@ __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, con
 }
 #endif
 
+#if PF_NEON
+/* TBL is AArch64's PSHUFB (an index >= 16 gives 0; the nibbles never are). */
+static int scan_neon(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud)
+{
+	enum { W = 16 };
+	uint8x16_t lo[PF_FP], hi[PF_FP];
+	for (int j = 0; j < PF_FP; j++) {
+		lo[j] = vld1q_u8(pf->lo[j]);
+		hi[j] = vld1q_u8(pf->hi[j]);
+	}
+	const uint8x16_t nib = vdupq_n_u8(0x0f);
+	size_t i = 0;
+	for (; i + W + PF_FP - 1 <= len; i += W) {
+		uint8x16_t acc = vdupq_n_u8(0xff);
+		for (int j = 0; j < PF_FP; j++) {
+			uint8x16_t v = vld1q_u8(buf + i + j);
+			uint8x16_t l = vqtbl1q_u8(lo[j], vandq_u8(v, nib));
+			uint8x16_t h = vqtbl1q_u8(hi[j], vshrq_n_u8(v, 4));
+			acc = vandq_u8(acc, vandq_u8(l, h));
+		}
+		if (vmaxvq_u8(acc) == 0)
+			continue;
+		uint8_t res[W];
+		vst1q_u8(res, acc);
+		for (int bit = 0; bit < W; bit++) {
+			if (!res[bit])
+				continue;
+			int rc = verify_at(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
+			if (rc)
+				return rc;
+		}
+	}
+	return scan_scalar_from(pf, buf, len, i, cb, ud);
+}
+#endif
+#endif /* PF_SIMD */
+
+/* BSTSCAN_PREFILTER=scalar|ssse3|avx2|neon forces a strategy (for tests and
+ * benchmarks); a SIMD one the CPU lacks falls back to the best it has. */
 static void choose_strategy(bs_prefilter *pf)
 {
 	const char *want = getenv("BSTSCAN_PREFILTER");
 	pf->scan = scan_scalar;
-	pf->strategy = "scalar-bigram";
+	pf->strategy = "scalar-hash";
 	if (want && strcmp(want, "scalar") == 0)
 		return;
 #if PF_X86
-	int avx2 = __builtin_cpu_supports("avx2") && !(want && strcmp(want, "ssse3") == 0);
-	if (avx2) {
+	int want_ssse3 = want && strcmp(want, "ssse3") == 0;
+	int forced = want_ssse3 || (want && strcmp(want, "avx2") == 0);
+	if (!__builtin_cpu_supports("ssse3"))
+		return;
+	double fire = build_teddy(pf);
+	if (!forced && fire > PF_TEDDY_MAX_FIRE)
+		return;
+	if (__builtin_cpu_supports("avx2") && !want_ssse3) {
 		pf->scan = scan_avx2;
 		pf->strategy = "teddy-avx2";
-	} else if (__builtin_cpu_supports("ssse3")) {
+	} else {
 		pf->scan = scan_ssse3;
 		pf->strategy = "teddy-ssse3";
 	}
+#elif PF_NEON
+	/* NEON is part of the AArch64 base ISA: no run-time check. */
+	int forced = want && strcmp(want, "neon") == 0;
+	double fire = build_teddy(pf);
+	if (!forced && fire > PF_TEDDY_MAX_FIRE)
+		return;
+	pf->scan = scan_neon;
+	pf->strategy = "teddy-neon";
 #endif
 }
 
-int bs_prefilter_new(bs_prefilter **out, const char *const *keywords, const size_t *lens, const int *nocase,
-		     size_t n, bs_error *err)
+int bs_prefilter_new(bs_prefilter **out, const char *const *keywords, const size_t *lens, const int *nocase, size_t n,
+                     bs_error *err)
 {
 	*out = NULL;
 	if (n > UINT32_MAX / 4)
@@ -563,8 +769,6 @@ int bs_prefilter_new(bs_prefilter **out, const char *const *keywords, const size
 	}
 	build_scalar(pf);
 	choose_strategy(pf);
-	if (pf->scan != scan_scalar)
-		build_teddy(pf);
 	*out = pf;
 	return 0;
 }
@@ -579,7 +783,10 @@ void bs_prefilter_free(bs_prefilter *pf)
 	}
 	free(pf->kw);
 	free(pf->by_first);
-	free(pf->ent);
+	free(pf->ent.head);
+	free(pf->ent.head_and);
+	free(pf->ent.head_or);
+	free(pf->ent.idx);
 	free(pf);
 }
 

@@ -23,6 +23,9 @@ typedef enum bs_report_format {
 /* Returns 0 and sets *out, or -1 for an unknown name. */
 int bs_report_format_parse(const char *name, bs_report_format *out);
 
+/* SARIF tool.driver.informationUri: where people learn about the tool. */
+#define BS_REPORT_INFORMATION_URI "https://github.com/bastionary/bstscan"
+
 typedef struct bs_report_opts {
 	int show_secret;
 	int color;               /* text only: ANSI colours */

@@ -17,10 +17,19 @@
 #define WHOLE_FILE_MAX (8u << 20)
 #define STREAM_PIECE (1u << 20)
 
+/* Work is either a directory to list or a file to scan. Any worker takes
+ * either kind, so walking a tree is as parallel as scanning it (as
+ * ripgrep's parallel walker does). */
 typedef struct work_item {
 	char *path;
+	int is_dir;
 	struct work_item *next;
 } work_item;
+
+typedef struct dir_id {
+	dev_t dev;
+	ino_t ino;
+} dir_id;
 
 typedef struct walker {
 	bs_scanner *scanner;
@@ -28,9 +37,12 @@ typedef struct walker {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	work_item *head, *tail;
+	size_t pending;             /* queued or being processed */
 	int done;
 	bs_files_stats stats;
 	pthread_mutex_t err_lock;
+	dir_id *visited;            /* directories entered, with --follow-symlinks */
+	size_t n_visited, cap_visited;
 } walker;
 
 typedef struct worker {
@@ -52,10 +64,11 @@ static void report_error(walker *w, const char *path, const char *reason)
 	pthread_mutex_unlock(&w->err_lock);
 }
 
-static void push(walker *w, char *path)
+static void push(walker *w, char *path, int is_dir)
 {
 	work_item *it = bs_xmalloc(sizeof(*it));
 	it->path = path;
+	it->is_dir = is_dir;
 	it->next = NULL;
 	pthread_mutex_lock(&w->lock);
 	if (w->tail)
@@ -63,14 +76,14 @@ static void push(walker *w, char *path)
 	else
 		w->head = it;
 	w->tail = it;
+	w->pending++;
 	pthread_cond_signal(&w->cond);
 	pthread_mutex_unlock(&w->lock);
 }
 
-static char *pop(walker *w)
+static work_item *pop(walker *w)
 {
 	work_item *it;
-	char *path;
 	pthread_mutex_lock(&w->lock);
 	while (!w->head && !w->done)
 		pthread_cond_wait(&w->cond, &w->lock);
@@ -81,11 +94,35 @@ static char *pop(walker *w)
 			w->tail = NULL;
 	}
 	pthread_mutex_unlock(&w->lock);
-	if (!it)
-		return NULL;
-	path = it->path;
-	free(it);
-	return path;
+	return it;
+}
+
+/* Marks one item finished; the walk is over when nothing is pending. */
+static void finish_item(walker *w)
+{
+	pthread_mutex_lock(&w->lock);
+	if (--w->pending == 0) {
+		w->done = 1;
+		pthread_cond_broadcast(&w->cond);
+	}
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* With --follow-symlinks a directory is entered once: a second way in is a
+ * link loop or a duplicate link, and either would scan files twice. */
+static int first_visit(walker *w, dev_t dev, ino_t ino)
+{
+	int first = 1;
+	pthread_mutex_lock(&w->lock);
+	for (size_t i = 0; i < w->n_visited; i++)
+		if (w->visited[i].dev == dev && w->visited[i].ino == ino)
+			first = 0;
+	if (first) {
+		BS_ARRAY_GROW(w->visited, w->cap_visited, w->n_visited + 1);
+		w->visited[w->n_visited++] = (dir_id){ dev, ino };
+	}
+	pthread_mutex_unlock(&w->lock);
+	return first;
 }
 
 static int excluded(const bs_files_opts *o, const char *path)
@@ -106,47 +143,38 @@ static int read_some(int fd, void *buf, size_t len, ssize_t *got)
 	return *got < 0 ? -1 : 0;
 }
 
-/* Scans one open file. Reading stops at EOF whatever fstat said: files that
- * grow or shrink while being read are scanned as far as they go. */
+/* Scans one open file. Reading stops at EOF whatever the size was when the
+ * walk saw it: files that grow or shrink while being read are scanned as far
+ * as they go. Small files are read whole and scanned in place; once a file
+ * passes WHOLE_FILE_MAX it is streamed, so memory stays bounded. */
 static int scan_open_file(bs_scan_ctx *ctx, int fd, const char *label, bs_buf *data, bs_findings *out,
 			  size_t *bytes, const char **fail)
 {
-	struct stat st;
 	bs_scan_input in = { label, 1, 0, NULL, NULL };
 	bs_error err = BS_ERROR_INIT;
 	ssize_t n;
 
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size <= WHOLE_FILE_MAX) {
-		bs_buf_reset(data);
-		bs_buf_grow(data, (size_t)st.st_size + 1);
-		for (;;) {
-			if (data->cap - data->len < 2)
-				bs_buf_grow(data, STREAM_PIECE);
-			if (read_some(fd, data->ptr + data->len, data->cap - data->len - 1, &n) < 0) {
-				*fail = strerror(errno);
-				return -1;
-			}
-			if (n == 0)
-				break;
-			data->len += (size_t)n;
-			if (data->len > WHOLE_FILE_MAX)
-				break;
-		}
-		if (data->len <= WHOLE_FILE_MAX) {
-			*bytes += data->len;
-			bs_scan_buffer(ctx, &in, data->ptr, data->len, out, &err);
-			bs_secure_zero(data->ptr, data->len);
-			return 0;
-		}
-		/* It grew past the limit while we read: stream the rest. */
-		bs_scan_begin(ctx, &in);
-		bs_scan_feed(ctx, data->ptr, data->len, &err);
-		*bytes += data->len;
-	} else {
-		bs_scan_begin(ctx, &in);
-	}
 	bs_buf_reset(data);
-	bs_buf_grow(data, STREAM_PIECE);
+	for (;;) {
+		if (data->cap - data->len < 4096)
+			bs_buf_grow(data, data->cap < 65536 ? 65536 : data->cap);
+		if (read_some(fd, data->ptr + data->len, data->cap - data->len - 1, &n) < 0) {
+			*fail = strerror(errno);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		data->len += (size_t)n;
+		if (data->len > WHOLE_FILE_MAX)
+			break;
+	}
+	*bytes += data->len;
+	if (n == 0) {
+		bs_scan_buffer(ctx, &in, data->ptr, data->len, out, &err);
+		return 0;
+	}
+	bs_scan_begin(ctx, &in);
+	bs_scan_feed(ctx, data->ptr, data->len, &err);
 	for (;;) {
 		if (read_some(fd, data->ptr, STREAM_PIECE, &n) < 0) {
 			*fail = strerror(errno);
@@ -166,29 +194,18 @@ static void scan_path(worker *wk, const char *path)
 {
 	walker *w = wk->w;
 	const char *fail = NULL;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	/* Only regular files are queued (the walk checked), so a plain open
+	 * cannot block on a FIFO. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		report_error(w, path, strerror(errno));
 		return;
 	}
-	/* O_NONBLOCK only guarded the open against FIFOs; read normally. */
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (scan_open_file(wk->ctx, fd, path, &wk->data, &wk->found, &wk->stats.bytes, &fail) < 0)
 		report_error(w, path, fail);
 	else
 		wk->stats.files++;
 	close(fd);
-}
-
-static void *worker_main(void *arg)
-{
-	worker *wk = arg;
-	char *path;
-	while ((path = pop(wk->w))) {
-		scan_path(wk, path);
-		free(path);
-	}
-	return NULL;
 }
 
 /* Rule problems met while scanning (a regex that hit its match limit) are
@@ -205,11 +222,6 @@ static void report_warnings(walker *w, const char *text)
 	}
 }
 
-typedef struct dir_id {
-	dev_t dev;
-	ino_t ino;
-} dir_id;
-
 static char *join(const char *dir, const char *name)
 {
 	if (strcmp(dir, ".") == 0)
@@ -219,17 +231,69 @@ static char *join(const char *dir, const char *name)
 	return bs_xasprintf("%s/%s", dir, name);
 }
 
-static int cmp_name(const void *a, const void *b)
+static const char *base_name(const char *path)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char *slash = strrchr(path, '/');
+	return slash ? slash + 1 : path;
 }
 
-static void walk_dir(walker *w, const char *dir, dir_id *stack, size_t depth)
+/* Decides what a directory entry is and queues it. Takes path. */
+static void visit_entry(walker *w, char *path, unsigned char d_type)
+{
+	struct stat st;
+	if (d_type == DT_REG) {
+		/* d_type spares an lstat per file. */
+		if (!excluded(w->opts, path))
+			push(w, path, 0);
+		else
+			free(path);
+		return;
+	}
+	if (d_type == DT_DIR && !w->opts->follow_symlinks) {
+		if (strcmp(base_name(path), ".git") != 0 && !excluded(w->opts, path))
+			push(w, path, 1);
+		else
+			free(path);
+		return;
+	}
+	if (lstat(path, &st) < 0) {
+		report_error(w, path, strerror(errno));
+		free(path);
+		return;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		if (!w->opts->follow_symlinks) {
+			free(path);
+			return;
+		}
+		if (stat(path, &st) < 0) {
+			report_error(w, path, strerror(errno));
+			free(path);
+			return;
+		}
+	}
+	if (excluded(w->opts, path)) {
+		free(path);
+	} else if (S_ISDIR(st.st_mode)) {
+		if (strcmp(base_name(path), ".git") == 0) {
+			free(path);
+		} else if (w->opts->follow_symlinks && !first_visit(w, st.st_dev, st.st_ino)) {
+			report_error(w, path, "directory already visited (symbolic link loop), not followed");
+			free(path);
+		} else {
+			push(w, path, 1);
+		}
+	} else if (S_ISREG(st.st_mode)) {
+		push(w, path, 0);
+	} else {
+		free(path); /* FIFOs, sockets and devices are not content */
+	}
+}
+
+static void list_dir(walker *w, const char *dir)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
 	if (!d) {
 		report_error(w, dir, strerror(errno));
 		return;
@@ -237,65 +301,30 @@ static void walk_dir(walker *w, const char *dir, dir_id *stack, size_t depth)
 	while ((errno = 0, de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		BS_ARRAY_GROW(names, cap, n + 1);
-		names[n++] = bs_xstrdup(de->d_name);
+		visit_entry(w, join(dir, de->d_name), de->d_type);
 	}
 	if (errno)
 		report_error(w, dir, strerror(errno));
 	closedir(d);
-	/* Sorted, so the work order (and any error order) is reproducible. */
-	qsort(names, n, sizeof(char *), cmp_name);
-	for (size_t i = 0; i < n; i++) {
-		char *path = join(dir, names[i]);
-		struct stat st;
-		int is_link;
-		free(names[i]);
-		if (lstat(path, &st) < 0) {
-			report_error(w, path, strerror(errno));
-			free(path);
-			continue;
-		}
-		is_link = S_ISLNK(st.st_mode);
-		if (is_link) {
-			if (!w->opts->follow_symlinks || stat(path, &st) < 0) {
-				free(path);
-				continue;
-			}
-		}
-		if (excluded(w->opts, path)) {
-			free(path);
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			size_t k;
-			if (strcmp(strrchr(path, '/') ? strrchr(path, '/') + 1 : path, ".git") == 0) {
-				free(path);
-				continue;
-			}
-			for (k = 0; k < depth; k++)
-				if (stack[k].dev == st.st_dev && stack[k].ino == st.st_ino)
-					break;
-			if (k < depth) {
-				report_error(w, path, "symbolic link loop, not followed");
-				free(path);
-				continue;
-			}
-			stack[depth] = (dir_id){ st.st_dev, st.st_ino };
-			if (depth + 1 < 4096)
-				walk_dir(w, path, stack, depth + 1);
-			else
-				report_error(w, path, "directory nesting too deep");
-			free(path);
-		} else if (S_ISREG(st.st_mode)) {
-			push(w, path);
-		} else {
-			free(path); /* FIFOs, sockets and devices are not content */
-		}
-	}
-	free(names);
 }
 
-static void walk_root(walker *w, const char *root, dir_id *stack)
+static void *worker_main(void *arg)
+{
+	worker *wk = arg;
+	work_item *it;
+	while ((it = pop(wk->w))) {
+		if (it->is_dir)
+			list_dir(wk->w, it->path);
+		else
+			scan_path(wk, it->path);
+		free(it->path);
+		free(it);
+		finish_item(wk->w);
+	}
+	return NULL;
+}
+
+static void add_root(walker *w, const char *root)
 {
 	struct stat st;
 	/* A path named on the command line is followed even when it is a link. */
@@ -304,10 +333,13 @@ static void walk_root(walker *w, const char *root, dir_id *stack)
 		return;
 	}
 	if (S_ISDIR(st.st_mode)) {
-		stack[0] = (dir_id){ st.st_dev, st.st_ino };
-		walk_dir(w, root, stack, 1);
+		if (w->opts->follow_symlinks)
+			first_visit(w, st.st_dev, st.st_ino);
+		push(w, bs_xstrdup(root), 1);
+	} else if (S_ISREG(st.st_mode)) {
+		push(w, bs_xstrdup(root), 0);
 	} else {
-		push(w, bs_xstrdup(root));
+		report_error(w, root, "not a regular file or directory");
 	}
 }
 
@@ -319,7 +351,6 @@ int bs_scan_files(bs_scanner *s, const bs_files_opts *opts, bs_findings *out, bs
 	int jobs = opts->jobs > 0 ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	walker w;
 	worker *workers;
-	dir_id *stack = bs_xcalloc(4096, sizeof(dir_id));
 	int rc = 0;
 
 	if (jobs < 1)
@@ -332,6 +363,9 @@ int bs_scan_files(bs_scanner *s, const bs_files_opts *opts, bs_findings *out, bs
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_mutex_init(&w.err_lock, NULL);
 	pthread_cond_init(&w.cond, NULL);
+	/* Hold one pending count while the roots are queued, so workers cannot
+	 * see an empty, finished walk before it starts. */
+	w.pending = 1;
 	workers = bs_xcalloc((size_t)jobs, sizeof(worker));
 	for (int i = 0; i < jobs; i++) {
 		workers[i].w = &w;
@@ -347,11 +381,16 @@ int bs_scan_files(bs_scanner *s, const bs_files_opts *opts, bs_findings *out, bs
 	}
 	if (rc == 0)
 		for (size_t i = 0; i < n_paths; i++)
-			walk_root(&w, paths[i], stack);
-	pthread_mutex_lock(&w.lock);
-	w.done = 1;
-	pthread_cond_broadcast(&w.cond);
-	pthread_mutex_unlock(&w.lock);
+			add_root(&w, paths[i]);
+	if (rc < 0) {
+		/* Stop the workers that did start; queued work is dropped below. */
+		pthread_mutex_lock(&w.lock);
+		w.done = 1;
+		pthread_cond_broadcast(&w.cond);
+		pthread_mutex_unlock(&w.lock);
+	} else {
+		finish_item(&w);
+	}
 	for (int i = 0; i < jobs; i++) {
 		if (workers[i].started)
 			pthread_join(workers[i].thread, NULL);
@@ -359,7 +398,7 @@ int bs_scan_files(bs_scanner *s, const bs_files_opts *opts, bs_findings *out, bs
 		w.stats.bytes += workers[i].stats.bytes;
 		bs_findings_move(out, &workers[i].found);
 		bs_findings_free(&workers[i].found);
-		bs_buf_free_secure(&workers[i].data);
+		bs_buf_free(&workers[i].data);
 		if (workers[i].ctx)
 			report_warnings(&w, bs_scan_ctx_warnings(workers[i].ctx));
 		bs_scan_ctx_free(workers[i].ctx);
@@ -371,7 +410,7 @@ int bs_scan_files(bs_scanner *s, const bs_files_opts *opts, bs_findings *out, bs
 		free(it);
 	}
 	free(workers);
-	free(stack);
+	free(w.visited);
 	pthread_mutex_destroy(&w.lock);
 	pthread_mutex_destroy(&w.err_lock);
 	pthread_cond_destroy(&w.cond);
@@ -392,7 +431,7 @@ int bs_scan_fd(bs_scanner *s, int fd, const char *name, bs_findings *out, bs_err
 		return rc;
 	if (scan_open_file(ctx, fd, name, &data, out, &bytes, &fail) < 0)
 		rc = bs_error_set(err, BS_ERR_IO, "cannot read %s: %s", name, fail);
-	bs_buf_free_secure(&data);
+	bs_buf_free(&data);
 	bs_scan_ctx_free(ctx);
 	bs_findings_sort(out);
 	return rc;

@@ -36,6 +36,12 @@ const bs_validator_type *bs_validator_type_find(const char *name);
 const bs_validator_type *const *bs_validator_types(void);
 int bs_validator_parse(struct bs_validator *v, const cJSON *json, bs_error *err);
 void bs_validator_clear(struct bs_validator *v);
+/* IEEE CRC-32 (as zlib's crc32) and the Shannon entropy in bits per byte:
+ * the primitives behind crc32_base62, crc32_hex and entropy_min, exposed for
+ * tests. Pure functions. */
+uint32_t bs_validate_crc32(const uint8_t *p, size_t n);
+double bs_validate_entropy(const uint8_t *s, size_t n);
+
 /* Runs every validator of a rule; returns 1 when all pass, else 0 and sets
  * *failed to the name of the first that failed. */
 int bs_validators_run(const struct bs_validator *vs, size_t n, const uint8_t *secret, size_t len,

@@ -1,6 +1,7 @@
 /* End-to-end: the built bstscan binary on generated trees. */
 #include <criterion/criterion.h>
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -253,7 +254,7 @@ Test(cli_scan, extra_rules_and_broken_rule_files)
 Test(cli_scan, this_repository_scans_clean)
 {
 	bs_test_proc p;
-	int rc = run(&p, BS_SOURCE_DIR, (const char *[]){ "scan", "--exclude", "build*", ".", NULL }, NULL);
+	int rc = run(&p, BS_SOURCE_DIR, (const char *[]){ "scan", "--exclude", "build*", "--exclude", "bench/data", ".", NULL }, NULL);
 	cr_assert_eq(rc, 0, "bstscan scan . on its own repository found:\n%s\n%s", p.out.ptr, p.err.ptr);
 	bs_test_proc_free(&p);
 }
@@ -270,4 +271,77 @@ Test(cli_scan, example_project_shows_its_fake_token)
 			 "examples/leaky-project/config/settings.env");
 	cJSON_Delete(arr);
 	bs_test_proc_free(&p);
+}
+
+Test(cli_scan, symlinks_are_skipped_unless_followed_and_loops_are_detected)
+{
+	char *dir = bs_test_mkdtemp();
+	char tok[48];
+	char *target = NULL, *loop = NULL, *file_link = NULL;
+	bs_buf c = BS_BUF_INIT;
+	bs_test_proc p;
+	cJSON *arr;
+	bs_test_make_bst_token(tok);
+	bs_buf_addf(&c, "t=%s\n", tok);
+	bs_test_write_str(dir, "outside/secret.txt", c.ptr);
+	bs_test_write_str(dir, "tree/a.txt", "clean\n");
+	target = bs_xasprintf("%s/outside", dir);
+	loop = bs_xasprintf("%s/tree/loop", dir);
+	file_link = bs_xasprintf("%s/tree/link-to-outside", dir);
+	cr_assert_eq(symlink("..", loop), 0);
+	cr_assert_eq(symlink(target, file_link), 0);
+	cr_assert_eq(run(&p, dir, (const char *[]){ "scan", "tree", NULL }, NULL), 0, "%s", p.out.ptr);
+	bs_test_proc_free(&p);
+	cr_assert_eq(run(&p, dir, (const char *[]){ "scan", "--format", "json", "--follow-symlinks", "tree", NULL }, NULL),
+		     1, "%s", p.err.ptr);
+	arr = parse_array(&p);
+	/* Through the loop and the direct link, the secret is still reported once. */
+	cr_assert_eq(cJSON_GetArraySize(arr), 1, "%s", p.out.ptr);
+	cr_assert_not_null(strstr(p.err.ptr, "already visited"), "%s", p.err.ptr);
+	cJSON_Delete(arr);
+	bs_test_proc_free(&p);
+	bs_buf_free(&c);
+	bs_test_rmtree(dir);
+	free(target);
+	free(loop);
+	free(file_link);
+	free(dir);
+}
+
+Test(cli_scan, large_file_is_streamed_and_every_token_found_once)
+{
+	char *dir = bs_test_mkdtemp();
+	char *path = bs_xasprintf("%s/big.log", dir);
+	FILE *f = fopen(path, "wb");
+	char tok[48];
+	bs_test_proc p;
+	cJSON *arr;
+	size_t written = 0, planted = 0;
+	bs_test_make_bst_token(tok);
+	cr_assert_not_null(f);
+	/* 24 MB: past the whole-file limit, so the streaming path runs; tokens
+	 * sit at every MiB edge, where pieces and steps meet. */
+	while (written < (24u << 20)) {
+		size_t edge = (written / (1u << 20) + 1) * (1u << 20);
+		while (written < edge - 20) {
+			size_t n = edge - 20 - written < 64 ? edge - 20 - written : 64;
+			fwrite("the quick brown fox jumps over the lazy dog 0123456789 abcdefgh\n", 1, n, f);
+			written += n;
+		}
+		fputc(' ', f);
+		fwrite(tok, 1, 47, f);
+		fputc('\n', f);
+		written += 49;
+		planted++;
+	}
+	fclose(f);
+	cr_assert_eq(run(&p, dir, (const char *[]){ "scan", "--format", "json", "big.log", NULL }, NULL), 1, "%s",
+		     p.err.ptr);
+	arr = parse_array(&p);
+	cr_assert_eq((size_t)cJSON_GetArraySize(arr), planted);
+	cJSON_Delete(arr);
+	bs_test_proc_free(&p);
+	bs_test_rmtree(dir);
+	free(path);
+	free(dir);
 }
