@@ -77,7 +77,7 @@ echo "found: bstscan $bs_findings findings ($bs_tokens distinct tokens; planted 
 t_bs=$(timeit "$bs_cmd")
 t_floor=$(timeit "$floor_cmd")
 t_patch=$(timeit "$patch_cmd")
-rss=$( { /usr/bin/time -f '%M' bash -c "$bs_cmd > /dev/null" ; } 2>&1 | tail -1)
+rss=$( { /usr/bin/time -f '%M' bash -c "$bs_cmd > /dev/null" || true; } 2>&1 | tail -1)
 
 rate() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.0f", n / t }'; }
 mbs() { awk -v b="$blob_bytes" -v t="$1" 'BEGIN { printf "%.0f", b / 1048576 / t }'; }

@@ -21,7 +21,7 @@
 #define DEFAULT_STREAM_THRESHOLD ((size_t)32 * 1024 * 1024)
 #define STREAM_PIECE (1024 * 1024)
 #define CLAIM_BATCH 4
-#define WORKER_CACHE_BYTES ((size_t)96 * 1024 * 1024)
+#define WORKER_CACHE_BYTES ((size_t)32 * 1024 * 1024)
 #define PROGRESS_MS 100
 
 typedef struct obj_error {

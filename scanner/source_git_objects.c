@@ -425,10 +425,10 @@ static void global_init_once(void)
 {
 	git_libgit2_init();
 	/* Bound memory whatever the repository size: a small object cache (trees and commits of the walk), and
-	 * pack windows mapped in 32 MiB slices, at most 256 MiB at a time. */
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)64 * 1024 * 1024);
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)32 * 1024 * 1024);
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)128 * 1024 * 1024);
+	 * pack windows mapped in 8 MiB slices, at most 32 MiB at a time (mapped pages count in the RSS). */
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)32 * 1024 * 1024);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)8 * 1024 * 1024);
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)32 * 1024 * 1024);
 	/* git itself does not re-hash objects it reads; a corrupt object still fails to inflate. */
 	git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 }
