@@ -20,7 +20,8 @@
 
 #define DEFAULT_STREAM_THRESHOLD ((size_t)32 * 1024 * 1024)
 #define STREAM_PIECE (1024 * 1024)
-#define CLAIM_BATCH 8
+#define CLAIM_BATCH 4
+#define WORKER_CACHE_BYTES ((size_t)32 * 1024 * 1024)
 #define PROGRESS_MS 100
 
 typedef struct obj_error {
@@ -34,9 +35,8 @@ typedef struct scan_job {
 	const bs_git_opts *opts;
 	size_t stream_threshold;
 	const bs_git_objects *objs;
-	size_t *todo;            /* indexes into objs of the objects to read */
-	size_t n_todo;
-	atomic_size_t next;
+	size_t cache_bytes;      /* each worker's delta-base cache */
+	atomic_size_t next;      /* next unit to claim */
 	atomic_size_t done;
 	atomic_uint_fast64_t bytes;
 	atomic_uint_fast64_t findings;
@@ -113,6 +113,86 @@ static int scan_streamed(scan_job *j, bs_scan_ctx *ctx, git_odb *odb, const git_
 	return rc;
 }
 
+static void finish_object(scan_job *j, bs_findings *local, size_t before, const git_oid *id, uint64_t bytes)
+{
+	if (local->len > before) {
+		tag_blob(local, before, id);
+		atomic_fetch_add(&j->findings, local->len - before);
+	}
+	atomic_fetch_add(&j->bytes, bytes);
+	atomic_fetch_add(&j->done, 1);
+}
+
+/* An object outside any pack (or one our pack reader could not read): through libgit2. */
+static void scan_loose(scan_job *j, bs_scan_ctx *ctx, git_odb *odb, const git_oid *id, git_object_t type,
+		       uint64_t size, bs_findings *local)
+{
+	size_t before = local->len;
+	uint64_t bytes = 0;
+	git_odb_object *obj = NULL;
+	bs_scan_input in = { 0 };
+	bs_error err = BS_ERROR_INIT;
+
+	if (type == GIT_OBJECT_BLOB && size > j->stream_threshold && scan_streamed(j, ctx, odb, id, local, &bytes) >= 0)
+		goto done;
+	if (git_odb_read(&obj, odb, id) < 0) {
+		job_error(j, id, "cannot read object");
+		goto done;
+	}
+	if (git_odb_object_type(obj) == GIT_OBJECT_BLOB) {
+		in.path = "";
+		bytes = git_odb_object_size(obj);
+		bs_scan_buffer(ctx, &in, git_odb_object_data(obj), (size_t)bytes, local, &err);
+	}
+	git_odb_object_free(obj);
+done:
+	finish_object(j, local, before, id, bytes);
+}
+
+typedef struct feed_state {
+	bs_scan_ctx *ctx;
+	uint64_t bytes;
+} feed_state;
+
+static void feed_piece(void *ud, const unsigned char *piece, size_t n)
+{
+	feed_state *fs = ud;
+	bs_error err = BS_ERROR_INIT;
+	bs_scan_feed(fs->ctx, piece, n, &err);
+	fs->bytes += n;
+}
+
+static void scan_packed(scan_job *j, bs_scan_ctx *ctx, bs_git_pack_reader *reader, git_odb *odb, uint32_t p,
+			uint32_t i, bs_findings *local)
+{
+	const bs_git_pack_entry *e = &j->objs->packs[p].entries[i];
+	size_t before = local->len;
+	const unsigned char *data;
+	size_t len;
+	bs_scan_input in = { 0 };
+	bs_error err = BS_ERROR_INIT;
+
+	in.path = "";
+	/* A large full object is streamed: memory stays bounded whatever its size. */
+	if (e->kind == GIT_OBJECT_BLOB && e->size > j->stream_threshold && !e->dependents) {
+		feed_state fs = { ctx, 0 };
+		bs_scan_begin(ctx, &in);
+		if (bs_git_pack_stream(reader, p, i, feed_piece, &fs) == 0) {
+			bs_scan_end(ctx, local, &err);
+			finish_object(j, local, before, &e->id, fs.bytes);
+			return;
+		}
+		bs_scan_end(ctx, local, &err);
+		while (local->len > before)
+			bs_finding_free(local->items[--local->len]);
+	} else if (bs_git_pack_read(reader, p, i, &data, &len) == 0) {
+		bs_scan_buffer(ctx, &in, data, len, local, &err);
+		finish_object(j, local, before, &e->id, len);
+		return;
+	}
+	scan_loose(j, ctx, odb, &e->id, GIT_OBJECT_BLOB, e->size, local);
+}
+
 static void *worker_main(void *arg)
 {
 	scan_job *j = arg;
@@ -120,6 +200,7 @@ static void *worker_main(void *arg)
 	git_odb *odb = NULL;
 	bs_scan_ctx *ctx = NULL;
 	bs_findings local = BS_FINDINGS_INIT;
+	bs_git_pack_reader *reader = NULL;
 	bs_error err = BS_ERROR_INIT;
 
 	if (git_repository_open(&repo, j->gitdir) < 0 || git_repository_odb(&odb, repo) < 0 ||
@@ -135,44 +216,33 @@ static void *worker_main(void *arg)
 		pthread_mutex_unlock(&j->mu);
 		goto out;
 	}
+	reader = bs_git_pack_reader_new(j->objs, j->cache_bytes);
 	for (;;) {
 		size_t start = atomic_fetch_add(&j->next, CLAIM_BATCH);
-		if (start >= j->n_todo)
+		if (start >= j->objs->n_units)
 			break;
-		for (size_t k = start; k < start + CLAIM_BATCH && k < j->n_todo; k++) {
-			const bs_git_object *o = &j->objs->items[j->todo[k]];
-			size_t before = local.len;
-			uint64_t bytes = 0;
-			git_odb_object *obj = NULL;
-			bs_scan_input in = { 0 };
-
-			if (o->pack == UINT32_MAX && o->type == GIT_OBJECT_BLOB && o->size > j->stream_threshold &&
-			    scan_streamed(j, ctx, odb, &o->id, &local, &bytes) >= 0)
-				goto scanned;
-			if (git_odb_read(&obj, odb, &o->id) < 0) {
-				job_error(j, &o->id, "cannot read object");
-				goto next;
+		for (size_t u = start; u < start + CLAIM_BATCH && u < j->objs->n_units; u++) {
+			const bs_git_unit *unit = &j->objs->units[u];
+			if (unit->pack == BS_GIT_NONE) {
+				const bs_git_object *o = &j->objs->others[unit->first];
+				scan_loose(j, ctx, odb, &o->id, o->type, o->size, &local);
+				continue;
 			}
-			if (git_odb_object_type(obj) == GIT_OBJECT_BLOB) {
-				in.path = "";
-				bytes = git_odb_object_size(obj);
-				bs_scan_buffer(ctx, &in, git_odb_object_data(obj), (size_t)bytes, &local, &err);
+			for (uint32_t m = 0; m < unit->count; m++) {
+				uint32_t i = j->objs->members[unit->first + m];
+				const bs_git_pack_entry *e = &j->objs->packs[unit->pack].entries[i];
+				if (e->scan)
+					scan_packed(j, ctx, reader, odb, unit->pack, i, &local);
 			}
-			git_odb_object_free(obj);
-		scanned:
-			if (local.len > before) {
-				tag_blob(&local, before, &o->id);
-				atomic_fetch_add(&j->findings, local.len - before);
-			}
-			atomic_fetch_add(&j->bytes, bytes);
-		next:
-			atomic_fetch_add(&j->done, 1);
+			/* The family is done: none of its bases is needed again. */
+			bs_git_pack_reader_reset(reader);
 		}
 	}
 out:
 	pthread_mutex_lock(&j->mu);
 	bs_findings_move(&j->found, &local);
 	pthread_mutex_unlock(&j->mu);
+	bs_git_pack_reader_free(reader);
 	bs_scan_ctx_free(ctx);
 	git_odb_free(odb);
 	git_repository_free(repo);
@@ -205,7 +275,7 @@ static void progress(history_run *r, int force)
 		return;
 	r->last_progress_ms = now;
 	p.objects_done = atomic_load(&r->job->done);
-	p.objects_total = r->job->n_todo;
+	p.objects_total = r->job->objs->n_scan;
 	p.bytes_done = atomic_load(&r->job->bytes);
 	p.findings = atomic_load(&r->job->findings) + r->messages.len;
 	p.commits = r->commits;
@@ -422,8 +492,8 @@ int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts
 	bs_git_objects objs;
 	bs_git_history h;
 	bs_git_walk_cb cb;
-	git_oid *extra = NULL;
-	size_t n_extra = 0, cap_extra = 0;
+	const git_oid *extra = NULL;
+	size_t n_extra = 0;
 	pthread_t *threads = NULL;
 	int jobs, started = 0, rc = 0;
 	bs_findings blobs = BS_FINDINGS_INIT;
@@ -452,16 +522,9 @@ int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts
 	if ((rc = bs_scan_ctx_new(&r.ctx, s, err)) < 0)
 		goto done;
 
-	/* What the workers read: blobs, and objects whose type only reading can tell. */
-	job.todo = bs_xcalloc(objs.len + 1, sizeof(size_t));
-	for (size_t i = 0; i < objs.len; i++) {
-		git_object_t t = objs.items[i].type;
-		if (t == GIT_OBJECT_BLOB || t == GIT_OBJECT_INVALID)
-			job.todo[job.n_todo++] = i;
-		else if (t == GIT_OBJECT_COMMIT && opts->all_objects) {
-			BS_ARRAY_GROW(extra, cap_extra, n_extra + 1);
-			extra[n_extra++] = objs.items[i].id;
-		}
+	if (opts->all_objects) {
+		extra = objs.commits;
+		n_extra = objs.n_commits;
 	}
 	job.s = s;
 	job.gitdir = git_repository_path(r.repo);
@@ -472,8 +535,9 @@ int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts
 	jobs = opts->jobs > 0 ? opts->jobs : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	if (jobs < 1)
 		jobs = 1;
-	if ((size_t)jobs > job.n_todo)
-		jobs = job.n_todo ? (int)job.n_todo : 1;
+	if ((size_t)jobs > objs.n_units)
+		jobs = objs.n_units ? (int)objs.n_units : 1;
+	job.cache_bytes = WORKER_CACHE_BYTES;
 	threads = bs_xcalloc((size_t)jobs, sizeof(*threads));
 	atomic_store(&job.workers_left, jobs);
 	for (int i = 0; i < jobs; i++) {
@@ -527,7 +591,7 @@ int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts
 	bs_findings_move(out, &r.messages);
 	if (stats) {
 		stats->commits = h.n_commits;
-		stats->blobs = job.n_todo;
+		stats->blobs = objs.n_scan;
 		stats->bytes = atomic_load(&job.bytes);
 		stats->errors = r.errors;
 	}
@@ -543,8 +607,6 @@ done:
 	if (threads)
 		pthread_mutex_destroy(&job.mu);
 	free(threads);
-	free(job.todo);
-	free(extra);
 	bs_git_history_free(&h);
 	bs_git_objects_free(&objs);
 	bs_oidmap_free(&r.reported);
