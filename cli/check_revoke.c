@@ -13,8 +13,8 @@
 
 int cli_issuer_open(cli_issuer *is, const char *server_flag, bs_error *err)
 {
-	bs_auth_options ao = { 0 };
-	bs_leaks_options lo = { 0 };
+	bs_auth_options ao = {0};
+	bs_leaks_options lo = {0};
 	const char *warning;
 	memset(is, 0, sizeof(*is));
 	if (bs_auth_resolve_server(&is->server, server_flag, err) < 0)
@@ -156,7 +156,7 @@ int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs)
 	size_t n = 0, nactive = 0, nfailed = 0, nrevoked = 0;
 	bs_revoke_item *items = NULL;
 	char **owned = NULL;
-	remote_cache rc = { 0 };
+	remote_cache rc = {0};
 	const bs_finding **first_of = NULL;
 	int code = 0, rcv;
 
@@ -212,7 +212,7 @@ int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs)
 		goto out;
 	}
 	fprintf(stderr, "bstscan: %s %zu live token%s:\n", o->dry_run ? "would revoke" : "about to revoke", nactive,
-		nactive == 1 ? "" : "s");
+	        nactive == 1 ? "" : "s");
 	for (size_t i = 0; i < checked.len; i++)
 		if (first_of[i])
 			describe(stderr, first_of[i], checked.items[i].token_prefix);
@@ -228,7 +228,7 @@ int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs)
 		goto out;
 	case CLI_CONFIRM_NO_TTY:
 		cli_error("refusing to revoke without confirmation: no terminal to ask on; pass --yes to revoke, "
-			  "or --dry-run to only show what would be revoked");
+		          "or --dry-run to only show what would be revoked");
 		code = CLI_EXIT_ERROR;
 		goto out;
 	}
@@ -264,10 +264,11 @@ int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs)
 			nfailed++;
 	}
 	if (!o->quiet || nfailed)
-		fprintf(stderr, "bstscan: revoked %zu of %zu live token%s\n", nrevoked, nactive, nactive == 1 ? "" : "s");
+		fprintf(stderr, "bstscan: revoked %zu of %zu live token%s\n", nrevoked, nactive,
+		        nactive == 1 ? "" : "s");
 	if (rcv < 0 || nfailed) {
-		cli_error("%zu revocation%s failed: %s", nfailed ? nfailed : nactive, (nfailed ? nfailed : nactive) == 1 ? "" : "s",
-			  err.message);
+		cli_error("%zu revocation%s failed: %s", nfailed ? nfailed : nactive,
+		          (nfailed ? nfailed : nactive) == 1 ? "" : "s", err.message);
 		code = CLI_EXIT_REVOKE_FAILED;
 	}
 out:

@@ -20,8 +20,8 @@ void cli_issuer_close(cli_issuer *is);
 
 typedef enum cli_confirm_result {
 	CLI_CONFIRM_YES = 0,
-	CLI_CONFIRM_NO = 1,       /* the person said no */
-	CLI_CONFIRM_NO_TTY = 2    /* no terminal to ask on and no --yes: refused */
+	CLI_CONFIRM_NO = 1,    /* the person said no */
+	CLI_CONFIRM_NO_TTY = 2 /* no terminal to ask on and no --yes: refused */
 } cli_confirm_result;
 
 /* --yes answers yes; otherwise asks `question [y/N]` on the terminal (stdin and stderr must be

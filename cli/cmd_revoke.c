@@ -18,26 +18,25 @@
 
 #define REPORT_MAX (512u << 20)
 
-static const char usage[] =
-	"usage: bstscan revoke --from REPORT [options]\n"
-	"       bstscan revoke --hash HASH [HASH...] [options]\n\n"
-	"Revokes leaked Bastionary tokens at the issuer by their SHA-256 hashes: the ones\n"
-	"in a JSON or JSON-lines report written by `bstscan scan|git --format json|jsonl`\n"
-	"(no raw secrets needed: token_hash, path, commit and repository are used), or the\n"
-	"hashes given. Only hashes are sent. Revocation is idempotent: an interrupted run\n"
-	"can simply be run again. Each outcome is printed on standard output:\n"
-	"revoked, already_revoked, expired, unknown, or failed.\n\n"
-	"Options:\n"
-	"      --from FILE      the report (- for standard input)\n"
-	"      --hash HASH      a token's SHA-256 hex hash (repeatable; more may follow)\n"
-	"      --reason TEXT    the reason recorded by the issuer (default: leaked)\n"
-	"      --yes            revoke without asking (needed when not on a terminal)\n"
-	"      --dry-run        show what would be revoked, revoke nothing\n"
-	"      --server URL     the issuer (default: BSTSCAN_SERVER, then the config)\n"
-	"  -q, --quiet          print only the outcomes\n"
-	"  -h, --help           show this help\n\n"
-	"Exit codes: 0 every token has an outcome, 2 usage or fatal error,\n"
-	"3 at least one revocation failed (run again).\n";
+static const char usage[] = "usage: bstscan revoke --from REPORT [options]\n"
+                            "       bstscan revoke --hash HASH [HASH...] [options]\n\n"
+                            "Revokes leaked Bastionary tokens at the issuer by their SHA-256 hashes: the ones\n"
+                            "in a JSON or JSON-lines report written by `bstscan scan|git --format json|jsonl`\n"
+                            "(no raw secrets needed: token_hash, path, commit and repository are used), or the\n"
+                            "hashes given. Only hashes are sent. Revocation is idempotent: an interrupted run\n"
+                            "can simply be run again. Each outcome is printed on standard output:\n"
+                            "revoked, already_revoked, expired, unknown, or failed.\n\n"
+                            "Options:\n"
+                            "      --from FILE      the report (- for standard input)\n"
+                            "      --hash HASH      a token's SHA-256 hex hash (repeatable; more may follow)\n"
+                            "      --reason TEXT    the reason recorded by the issuer (default: leaked)\n"
+                            "      --yes            revoke without asking (needed when not on a terminal)\n"
+                            "      --dry-run        show what would be revoked, revoke nothing\n"
+                            "      --server URL     the issuer (default: BSTSCAN_SERVER, then the config)\n"
+                            "  -q, --quiet          print only the outcomes\n"
+                            "  -h, --help           show this help\n\n"
+                            "Exit codes: 0 every token has an outcome, 2 usage or fatal error,\n"
+                            "3 at least one revocation failed (run again).\n";
 
 enum { OPT_FROM = 3000, OPT_HASH, OPT_REASON, OPT_YES, OPT_DRY_RUN, OPT_SERVER };
 
@@ -103,7 +102,7 @@ static int add_hash_arg(targets *t, const char *arg)
 	size_t len = strlen(arg);
 	if (strncmp(arg, "bst_", 4) == 0)
 		return cli_usage_error("revoke", "that is a token, not a hash: bstscan never sends raw tokens; "
-						 "pass its SHA-256 (e.g. printf %%s \"$TOKEN\" | sha256sum)");
+		                                 "pass its SHA-256 (e.g. printf %%s \"$TOKEN\" | sha256sum)");
 	if (len != BS_SHA256_HEX_LEN)
 		return cli_usage_error("revoke", "a hash is 64 hex digits (got %zu characters)", len);
 	for (size_t i = 0; i < len; i++) {
@@ -138,8 +137,7 @@ static int is_issuer_finding(const cJSON *o, const bs_ruleset *rules)
 	return json_str(o, "status") != NULL;
 }
 
-static int add_finding(targets *t, const cJSON *o, size_t idx, const bs_ruleset *rules, size_t *skipped,
-		       bs_error *err)
+static int add_finding(targets *t, const cJSON *o, size_t idx, const bs_ruleset *rules, size_t *skipped, bs_error *err)
 {
 	const cJSON *git = cJSON_GetObjectItemCaseSensitive(o, "git");
 	const char *hash = json_str(o, "token_hash"), *path, *commit, *repo;
@@ -149,7 +147,8 @@ static int add_finding(targets *t, const cJSON *o, size_t idx, const bs_ruleset 
 	if (!cJSON_IsObject(o))
 		return bs_error_set(err, BS_ERR_PARSE, "finding %zu is not a JSON object", idx + 1);
 	if (!hash || !bs_is_sha256_hex(hash))
-		return bs_error_set(err, BS_ERR_PARSE, "finding %zu has no token_hash of 64 lowercase hex digits", idx + 1);
+		return bs_error_set(err, BS_ERR_PARSE, "finding %zu has no token_hash of 64 lowercase hex digits",
+		                    idx + 1);
 	if (!is_issuer_finding(o, rules)) {
 		(*skipped)++;
 		return 0;
@@ -199,7 +198,8 @@ static int load_report(targets *t, const char *file, size_t *skipped, bs_error *
 		if (!cJSON_IsArray(arr) && cJSON_IsObject(root) && json_str(root, "token_hash")) {
 			rc = add_finding(t, root, 0, rules, skipped, err);
 		} else if (!cJSON_IsArray(arr)) {
-			rc = bs_error_set(err, BS_ERR_PARSE, "%s is not a bstscan JSON report (no array of findings)", file);
+			rc = bs_error_set(err, BS_ERR_PARSE, "%s is not a bstscan JSON report (no array of findings)",
+			                  file);
 		} else {
 			cJSON_ArrayForEach(item, arr)
 			{
@@ -222,8 +222,10 @@ static int load_report(targets *t, const char *file, size_t *skipped, bs_error *
 			if (len) {
 				o = bs_json_parse_exact(p, len);
 				if (!o)
-					rc = bs_error_set(err, BS_ERR_PARSE, "%s: line %zu is not JSON (expected a JSON or JSON-lines report)",
-							  file, lineno);
+					rc = bs_error_set(
+					    err, BS_ERR_PARSE,
+					    "%s: line %zu is not JSON (expected a JSON or JSON-lines report)", file,
+					    lineno);
 				else
 					rc = add_finding(t, o, lineno - 1, rules, skipped, err);
 				if (rc < 0 && o)
@@ -245,18 +247,22 @@ out:
 int cmd_revoke(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "from", required_argument, NULL, OPT_FROM },	 { "hash", required_argument, NULL, OPT_HASH },
-		{ "reason", required_argument, NULL, OPT_REASON }, { "yes", no_argument, NULL, OPT_YES },
-		{ "dry-run", no_argument, NULL, OPT_DRY_RUN },	 { "server", required_argument, NULL, OPT_SERVER },
-		{ "quiet", no_argument, NULL, 'q' },		 { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"from", required_argument, NULL, OPT_FROM},
+	    {"hash", required_argument, NULL, OPT_HASH},
+	    {"reason", required_argument, NULL, OPT_REASON},
+	    {"yes", no_argument, NULL, OPT_YES},
+	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	    {"server", required_argument, NULL, OPT_SERVER},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *from = NULL, *reason = "leaked", *server = NULL;
 	int yes = 0, dry_run = 0, quiet = 0, c, code = 0, have_hash = 0;
-	targets t = { 0 };
+	targets t = {0};
 	size_t skipped = 0, nfailed = 0;
 	bs_error err = BS_ERROR_INIT;
-	cli_issuer is = { 0 };
+	cli_issuer is = {0};
 	bs_leak_results checked = BS_LEAK_RESULTS_INIT, revoked = BS_LEAK_RESULTS_INIT;
 	bs_revoke_item *items = NULL;
 	const char **hashes = NULL;
@@ -314,8 +320,10 @@ int cmd_revoke(int argc, char **argv)
 		return cli_fatal(&err);
 	}
 	if (skipped && !quiet)
-		fprintf(stderr, "bstscan: skipped %zu finding%s of other vendors' secrets (the issuer can only revoke its own)\n",
-			skipped, skipped == 1 ? "" : "s");
+		fprintf(
+		    stderr,
+		    "bstscan: skipped %zu finding%s of other vendors' secrets (the issuer can only revoke its own)\n",
+		    skipped, skipped == 1 ? "" : "s");
 	if (t.len == 0) {
 		if (!quiet)
 			fprintf(stderr, "bstscan: no Bastionary tokens to revoke\n");
@@ -367,7 +375,7 @@ int cmd_revoke(int argc, char **argv)
 		goto out;
 	case CLI_CONFIRM_NO_TTY:
 		cli_error("refusing to revoke without confirmation: no terminal to ask on; pass --yes to revoke, "
-			  "or --dry-run to only show what would be revoked");
+		          "or --dry-run to only show what would be revoked");
 		code = CLI_EXIT_ERROR;
 		goto out;
 	}
@@ -395,7 +403,8 @@ int cmd_revoke(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (nfailed) {
-		cli_error("%zu revocation%s failed; run the same command again to retry", nfailed, nfailed == 1 ? "" : "s");
+		cli_error("%zu revocation%s failed; run the same command again to retry", nfailed,
+		          nfailed == 1 ? "" : "s");
 		code = CLI_EXIT_REVOKE_FAILED;
 	}
 out:

@@ -12,28 +12,27 @@
 #include "revoke/webhook.h"
 #include "common/banned.h"
 
-static const char usage[] =
-	"usage: bstscan webhook serve (--keys FILE | --keys-url URL) [options]\n\n"
-	"Serves the secret scanning partner-program endpoint: a code host POSTs the bst_\n"
-	"tokens it found in public content, signed with ECDSA P-256. Each request's\n"
-	"signature is verified over the raw body first; then every token is hashed,\n"
-	"checked and (when live) revoked at the issuer, and labelled true_positive\n"
-	"(the issuer knows it) or false_positive. See docs/webhook.md.\n\n"
-	"The service credential comes from BSTSCAN_TOKEN (a PAT with leaks:check and\n"
-	"leaks:revoke); the issuer from --server, BSTSCAN_SERVER or the config.\n\n"
-	"Options:\n"
-	"      --listen ADDR:PORT  where to listen (default 127.0.0.1:8080; port 0 picks a\n"
-	"                          free one); prints `listening on http://ADDR:PORT`\n"
-	"      --path PATH         the receiving path (default /); GET /healthz answers ok\n"
-	"      --keys FILE         the sender's public keys (JSON: public_keys[])\n"
-	"      --keys-url URL      fetch them from URL instead (https, or http on loopback);\n"
-	"                          re-fetched at most once a minute on an unknown key id\n"
-	"      --server URL        the issuer (default: BSTSCAN_SERVER, then the config)\n"
-	"      --threads N         worker threads (default 4)\n"
-	"      --timeout SECONDS   answer 503 when a request takes longer (default 25)\n"
-	"  -h, --help              show this help\n\n"
-	"Stops gracefully on SIGTERM or SIGINT. Logs one JSON line per request on\n"
-	"standard error (never a token).\n";
+static const char usage[] = "usage: bstscan webhook serve (--keys FILE | --keys-url URL) [options]\n\n"
+                            "Serves the secret scanning partner-program endpoint: a code host POSTs the bst_\n"
+                            "tokens it found in public content, signed with ECDSA P-256. Each request's\n"
+                            "signature is verified over the raw body first; then every token is hashed,\n"
+                            "checked and (when live) revoked at the issuer, and labelled true_positive\n"
+                            "(the issuer knows it) or false_positive. See docs/webhook.md.\n\n"
+                            "The service credential comes from BSTSCAN_TOKEN (a PAT with leaks:check and\n"
+                            "leaks:revoke); the issuer from --server, BSTSCAN_SERVER or the config.\n\n"
+                            "Options:\n"
+                            "      --listen ADDR:PORT  where to listen (default 127.0.0.1:8080; port 0 picks a\n"
+                            "                          free one); prints `listening on http://ADDR:PORT`\n"
+                            "      --path PATH         the receiving path (default /); GET /healthz answers ok\n"
+                            "      --keys FILE         the sender's public keys (JSON: public_keys[])\n"
+                            "      --keys-url URL      fetch them from URL instead (https, or http on loopback);\n"
+                            "                          re-fetched at most once a minute on an unknown key id\n"
+                            "      --server URL        the issuer (default: BSTSCAN_SERVER, then the config)\n"
+                            "      --threads N         worker threads (default 4)\n"
+                            "      --timeout SECONDS   answer 503 when a request takes longer (default 25)\n"
+                            "  -h, --help              show this help\n\n"
+                            "Stops gracefully on SIGTERM or SIGINT. Logs one JSON line per request on\n"
+                            "standard error (never a token).\n";
 
 enum { OPT_LISTEN = 4000, OPT_PATH, OPT_KEYS, OPT_KEYS_URL, OPT_SERVER, OPT_THREADS, OPT_TIMEOUT };
 
@@ -51,13 +50,17 @@ static void log_line(void *ctx, const char *line)
 static int serve(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, OPT_LISTEN },   { "path", required_argument, NULL, OPT_PATH },
-		{ "keys", required_argument, NULL, OPT_KEYS },	     { "keys-url", required_argument, NULL, OPT_KEYS_URL },
-		{ "server", required_argument, NULL, OPT_SERVER },   { "threads", required_argument, NULL, OPT_THREADS },
-		{ "timeout", required_argument, NULL, OPT_TIMEOUT }, { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"listen", required_argument, NULL, OPT_LISTEN},
+	    {"path", required_argument, NULL, OPT_PATH},
+	    {"keys", required_argument, NULL, OPT_KEYS},
+	    {"keys-url", required_argument, NULL, OPT_KEYS_URL},
+	    {"server", required_argument, NULL, OPT_SERVER},
+	    {"threads", required_argument, NULL, OPT_THREADS},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	bs_webhook_options wo = { 0 };
+	bs_webhook_options wo = {0};
 	const char *keys_file = NULL, *keys_url = NULL, *server_flag = NULL, *token;
 	char *server = NULL;
 	bs_webhook_keys *keys = NULL;
@@ -110,7 +113,8 @@ static int serve(int argc, char **argv)
 		return cli_usage_error("webhook serve", "give the sender's keys with --keys FILE or --keys-url URL");
 	token = getenv("BSTSCAN_TOKEN");
 	if (!token || !*token) {
-		cli_error("the webhook needs a service credential in BSTSCAN_TOKEN (a PAT with leaks:check and leaks:revoke)");
+		cli_error("the webhook needs a service credential in BSTSCAN_TOKEN (a PAT with leaks:check and "
+		          "leaks:revoke)");
 		return CLI_EXIT_ERROR;
 	}
 	if (bs_auth_resolve_server(&server, server_flag, &err) < 0)

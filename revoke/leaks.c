@@ -58,7 +58,7 @@ int bs_leaks_client_new(bs_leaks_client **out, const bs_leaks_options *opts, bs_
 	} else if (opts->session) {
 		c->http = bs_auth_session_http(opts->session);
 	} else {
-		bs_http_options ho = { 0 };
+		bs_http_options ho = {0};
 		ho.max_body_bytes = LEAKS_MAX_REPLY;
 		if (bs_http_new(&c->http, &ho, err) < 0) {
 			bs_leaks_client_free(c);
@@ -230,8 +230,8 @@ char *bs_leaks_revoke_body(const char *const *hashes, size_t n, const char *reas
 	cJSON_AddStringToObject(o, "reason", reason ? reason : "leaked");
 	so = cJSON_AddObjectToObject(o, "source");
 	if (src) {
-		const char *names[] = { "url", "repository", "commit", "path" };
-		const char *vals[] = { src->url, src->repository, src->commit, src->path };
+		const char *names[] = {"url", "repository", "commit", "path"};
+		const char *vals[] = {src->url, src->repository, src->commit, src->path};
 		for (size_t i = 0; i < 4; i++)
 			if (vals[i] && *vals[i])
 				cJSON_AddStringToObject(so, names[i], vals[i]);
@@ -294,21 +294,22 @@ static int take_string(char **dst, const cJSON *item, const char *field, size_t 
 	if (!v || cJSON_IsNull(v))
 		return 0;
 	if (!cJSON_IsString(v) || !v->valuestring)
-		return bs_error_set(err, BS_ERR_SERVER, "malformed reply from the issuer: results[%zu].%s is not a string",
-				    idx, field);
+		return bs_error_set(err, BS_ERR_SERVER,
+		                    "malformed reply from the issuer: results[%zu].%s is not a string", idx, field);
 	if (strlen(v->valuestring) > BS_LEAKS_FIELD_MAX)
-		return bs_error_set(err, BS_ERR_SERVER, "malformed reply from the issuer: results[%zu].%s is longer than %d bytes",
-				    idx, field, BS_LEAKS_FIELD_MAX);
+		return bs_error_set(err, BS_ERR_SERVER,
+		                    "malformed reply from the issuer: results[%zu].%s is longer than %d bytes", idx,
+		                    field, BS_LEAKS_FIELD_MAX);
 	free(*dst);
 	*dst = bs_xstrdup(v->valuestring);
 	return 0;
 }
 
-static const char *const check_statuses[] = { "active", "revoked", "expired", "unknown", NULL };
-static const char *const revoke_outcomes[] = { "revoked", "already_revoked", "expired", "unknown", NULL };
+static const char *const check_statuses[] = {"active", "revoked", "expired", "unknown", NULL};
+static const char *const revoke_outcomes[] = {"revoked", "already_revoked", "expired", "unknown", NULL};
 
 static int parse_reply(bs_leak_results *out, size_t first, size_t n, const char *body, size_t len, int revoke,
-		       bs_error *err)
+                       bs_error *err)
 {
 	const char *field = revoke ? "outcome" : "status";
 	const char *const *allowed = revoke ? revoke_outcomes : check_statuses;
@@ -334,33 +335,39 @@ static int parse_reply(bs_leak_results *out, size_t first, size_t n, const char 
 		bs_leak_result *r;
 		char *value = NULL;
 		if (!cJSON_IsObject(item)) {
-			rc = bs_error_set(err, BS_ERR_SERVER, "malformed reply from the issuer: results[%zu] is not an object", idx);
+			rc = bs_error_set(err, BS_ERR_SERVER,
+			                  "malformed reply from the issuer: results[%zu] is not an object", idx);
 			goto out;
 		}
 		if (!cJSON_IsString(h) || !bs_is_sha256_hex(h->valuestring)) {
 			rc = bs_error_set(err, BS_ERR_SERVER,
-					  "malformed reply from the issuer: results[%zu].token_hash is not a lowercase SHA-256 hex hash", idx);
+			                  "malformed reply from the issuer: results[%zu].token_hash is not a lowercase "
+			                  "SHA-256 hex hash",
+			                  idx);
 			goto out;
 		}
 		r = lookup(out->items, ix, n, h->valuestring);
 		if (!r) {
 			rc = bs_error_set(err, BS_ERR_SERVER,
-					  "malformed reply from the issuer: results[%zu] is for hash %.12s..., which was not asked about", idx,
-					  h->valuestring);
+			                  "malformed reply from the issuer: results[%zu] is for hash %.12s..., which "
+			                  "was not asked about",
+			                  idx, h->valuestring);
 			goto out;
 		}
 		if (got[r - out->items - first]) {
-			rc = bs_error_set(err, BS_ERR_SERVER, "malformed reply from the issuer: hash %.12s... answered twice",
-					  h->valuestring);
+			rc = bs_error_set(err, BS_ERR_SERVER,
+			                  "malformed reply from the issuer: hash %.12s... answered twice",
+			                  h->valuestring);
 			goto out;
 		}
 		if (!cJSON_IsString(v) || !one_of(v->valuestring, allowed)) {
 			bs_buf m = BS_BUF_INIT;
 			if (cJSON_IsString(v))
 				add_sanitized(&m, v->valuestring, 40);
-			rc = bs_error_set(err, BS_ERR_SERVER, "malformed reply from the issuer: results[%zu].%s is %s%s%s", idx, field,
-					  cJSON_IsString(v) ? "the unknown value \"" : "missing or not a string", m.ptr,
-					  cJSON_IsString(v) ? "\"" : "");
+			rc = bs_error_set(err, BS_ERR_SERVER,
+			                  "malformed reply from the issuer: results[%zu].%s is %s%s%s", idx, field,
+			                  cJSON_IsString(v) ? "the unknown value \"" : "missing or not a string", m.ptr,
+			                  cJSON_IsString(v) ? "\"" : "");
 			bs_buf_free(&m);
 			goto out;
 		}
@@ -373,7 +380,8 @@ static int parse_reply(bs_leak_results *out, size_t first, size_t n, const char 
 			r->status = value;
 		}
 		if (take_string(&r->token_prefix, item, "token_prefix", idx, err) < 0 ||
-		    take_string(&r->name, item, "name", idx, err) < 0 || take_string(&r->owner, item, "owner", idx, err) < 0 ||
+		    take_string(&r->name, item, "name", idx, err) < 0 ||
+		    take_string(&r->owner, item, "owner", idx, err) < 0 ||
 		    take_string(&r->expires_at, item, "expires_at", idx, err) < 0 ||
 		    take_string(&r->last_used_at, item, "last_used_at", idx, err) < 0) {
 			rc = err ? err->code : BS_ERR_SERVER;
@@ -387,8 +395,9 @@ static int parse_reply(bs_leak_results *out, size_t first, size_t n, const char 
 		for (size_t i = 0; i < n; i++)
 			if (!got[i]) {
 				rc = bs_error_set(err, BS_ERR_SERVER,
-						  "malformed reply from the issuer: %zu of %zu hashes have no result (first: %.12s...)",
-						  n - seen, n, out->items[first + i].token_hash);
+				                  "malformed reply from the issuer: %zu of %zu hashes have no result "
+				                  "(first: %.12s...)",
+				                  n - seen, n, out->items[first + i].token_hash);
 				break;
 			}
 	}
@@ -411,13 +420,13 @@ out:
 }
 
 int bs_leaks_parse_check_reply(bs_leak_results *out, size_t first, size_t n, const char *body, size_t len,
-			       bs_error *err)
+                               bs_error *err)
 {
 	return parse_reply(out, first, n, body, len, 0, err);
 }
 
 int bs_leaks_parse_revoke_reply(bs_leak_results *out, size_t first, size_t n, const char *body, size_t len,
-				bs_error *err)
+                                bs_error *err)
 {
 	return parse_reply(out, first, n, body, len, 1, err);
 }
@@ -475,10 +484,10 @@ static int get_bearer(bs_leaks_client *c, int renew, bs_buf *tok, bs_error *err)
 
 /* POSTs body to path; on 200 leaves the reply in resp. */
 static int post(bs_leaks_client *c, const char *path, const char *what, const char *body, bs_http_response *resp,
-		bs_error *err)
+                bs_error *err)
 {
 	bs_buf url = BS_BUF_INIT, tok = BS_BUF_INIT;
-	bs_http_request req = { 0 };
+	bs_http_request req = {0};
 	int rc, renewed = 0;
 
 	if (past_deadline(c))
@@ -540,7 +549,7 @@ int bs_leaks_check(bs_leaks_client *c, bs_leak_results *out, const char *const *
 	for (size_t first = 0; first < out->len && rc == 0; first += c->batch_max) {
 		size_t cnt = out->len - first < c->batch_max ? out->len - first : c->batch_max;
 		const char **batch = bs_xmalloc(cnt * sizeof(*batch));
-		bs_http_response resp = { 0 };
+		bs_http_response resp = {0};
 		char *body;
 		for (size_t i = 0; i < cnt; i++)
 			batch[i] = out->items[first + i].token_hash;
@@ -590,8 +599,8 @@ static int cmp_by_source(const void *a, const void *b, void *ctx)
 	return c ? c : (ia < ib ? -1 : ia > ib);
 }
 
-int bs_leaks_revoke(bs_leaks_client *c, bs_leak_results *out, const bs_revoke_item *items, size_t n,
-		    const char *reason, bs_error *err)
+int bs_leaks_revoke(bs_leaks_client *c, bs_leak_results *out, const bs_revoke_item *items, size_t n, const char *reason,
+                    bs_error *err)
 {
 	const char **hashes;
 	unsigned char *keep;
@@ -626,13 +635,14 @@ int bs_leaks_revoke(bs_leaks_client *c, bs_leak_results *out, const bs_revoke_it
 	for (size_t g = 0; g < out->len;) {
 		const bs_leak_source *src = &items[item_of[order[g]]].source;
 		size_t end = g;
-		while (end < out->len && end - g < c->batch_max && source_cmp(&items[item_of[order[end]]].source, src) == 0)
+		while (end < out->len && end - g < c->batch_max &&
+		       source_cmp(&items[item_of[order[end]]].source, src) == 0)
 			end++;
 		{
 			size_t cnt = end - g;
 			const char **batch = bs_xmalloc(cnt * sizeof(*batch));
 			bs_leak_results sub = BS_LEAK_RESULTS_INIT;
-			bs_http_response resp = { 0 };
+			bs_http_response resp = {0};
 			char *body;
 			int rc;
 			for (size_t i = 0; i < cnt; i++) {

@@ -28,13 +28,13 @@
 typedef struct bs_leaks_client bs_leaks_client;
 
 typedef struct bs_leaks_options {
-	const char *server;        /* base URL, e.g. https://issuer.example (a trailing '/' is fine); copied */
+	const char *server; /* base URL, e.g. https://issuer.example (a trailing '/' is fine); copied */
 	/* The credential: a session (borrowed; its bearer is renewed once on a 401), or a fixed
 	 * bearer token (copied, wiped on free). Exactly one of them. */
 	bs_auth_session *session;
 	const char *bearer;
-	bs_http *http;             /* borrowed client; NULL: the session's, else one of our own */
-	size_t batch_max;          /* 0: BS_LEAKS_BATCH_MAX (tests use smaller batches) */
+	bs_http *http;    /* borrowed client; NULL: the session's, else one of our own */
+	size_t batch_max; /* 0: BS_LEAKS_BATCH_MAX (tests use smaller batches) */
 } bs_leaks_options;
 
 int bs_leaks_client_new(bs_leaks_client **out, const bs_leaks_options *opts, bs_error *err);
@@ -48,9 +48,9 @@ size_t bs_leaks_client_requests(const bs_leaks_client *c);
 /* What the issuer said of one hash. Strings are NULL when the server did not send them. */
 typedef struct bs_leak_result {
 	char token_hash[BS_SHA256_HEX_LEN + 1];
-	char *status;        /* after a check: "active", "revoked", "expired", "unknown" */
-	char *outcome;       /* after a revoke: "revoked", "already_revoked", "expired", "unknown";
-				NULL when the batch holding it failed */
+	char *status;  /* after a check: "active", "revoked", "expired", "unknown" */
+	char *outcome; /* after a revoke: "revoked", "already_revoked", "expired", "unknown";
+	                  NULL when the batch holding it failed */
 	char *token_prefix;
 	char *name;
 	char *owner;
@@ -62,10 +62,13 @@ typedef struct bs_leak_results {
 	bs_leak_result *items; /* distinct hashes, in order of first appearance */
 	size_t len;
 	size_t cap;
-	size_t *index;         /* items sorted by hash, for bs_leak_results_find */
+	size_t *index; /* items sorted by hash, for bs_leak_results_find */
 } bs_leak_results;
 
-#define BS_LEAK_RESULTS_INIT { NULL, 0, 0, NULL }
+#define BS_LEAK_RESULTS_INIT                                                                                           \
+	{                                                                                                              \
+		NULL, 0, 0, NULL                                                                                       \
+	}
 
 void bs_leak_results_free(bs_leak_results *r);
 /* The result for hash, or NULL. */
@@ -93,8 +96,8 @@ typedef struct bs_revoke_item {
  * with the source of its first item; hashes sharing a source share requests. out gets one result
  * per distinct hash with its outcome. When a batch fails the other batches still run: their
  * outcomes are kept, the failed batch's are NULL, and the first error is returned. */
-int bs_leaks_revoke(bs_leaks_client *c, bs_leak_results *out, const bs_revoke_item *items, size_t n,
-		    const char *reason, bs_error *err);
+int bs_leaks_revoke(bs_leaks_client *c, bs_leak_results *out, const bs_revoke_item *items, size_t n, const char *reason,
+                    bs_error *err);
 
 /* Request bodies and reply parsing, exposed for tests and the webhook. The reply parsers take
  * the hashes that were asked (distinct, lowercase) and fill the matching results of out, which
@@ -102,9 +105,9 @@ int bs_leaks_revoke(bs_leaks_client *c, bs_leak_results *out, const bs_revoke_it
 char *bs_leaks_check_body(const char *const *hashes, size_t n);
 char *bs_leaks_revoke_body(const char *const *hashes, size_t n, const char *reason, const bs_leak_source *src);
 int bs_leaks_parse_check_reply(bs_leak_results *out, size_t first, size_t n, const char *body, size_t len,
-			       bs_error *err);
+                               bs_error *err);
 int bs_leaks_parse_revoke_reply(bs_leak_results *out, size_t first, size_t n, const char *body, size_t len,
-				bs_error *err);
+                                bs_error *err);
 
 /* Removes user:password@ from a URL (remote URLs may carry credentials); returns a heap string. */
 char *bs_leaks_url_without_userinfo(const char *url);

@@ -65,8 +65,9 @@ typedef struct req_log {
 	const char *error;
 } req_log;
 
-static const char *const count_names[] = { "active", "revoked", "expired", "unknown", "revoke_revoked",
-					   "revoke_already_revoked", "revoke_expired", "revoke_unknown" };
+static const char *const count_names[] = {"active",         "revoked",        "expired",
+                                          "unknown",        "revoke_revoked", "revoke_already_revoked",
+                                          "revoke_expired", "revoke_unknown"};
 
 static void count(req_log *l, const char *name)
 {
@@ -114,8 +115,7 @@ static void emit_log(bs_webhook *w, const req_log *l, const char *method, const 
 
 /* ---- replies ---- */
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body,
-			     size_t len)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype, const char *body, size_t len)
 {
 	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result rc;
@@ -153,7 +153,7 @@ typedef struct token_entry {
 
 /* Parses the array, hashing each token at once (the raw tokens are wiped with the parse tree). */
 static int parse_tokens(token_entry **out, size_t *n_out, char **source_out, const char *body, size_t len,
-			bs_error *err)
+                        bs_error *err)
 {
 	cJSON *root = bs_json_parse_exact(body, len), *item;
 	token_entry *t = NULL;
@@ -180,13 +180,14 @@ static int parse_tokens(token_entry **out, size_t *n_out, char **source_out, con
 			break;
 		}
 		if (!cJSON_IsString(tok) || !(tlen = strlen(tok->valuestring)) || tlen > TOKEN_MAX) {
-			rc = bs_error_set(err, BS_ERR_PARSE, "item %zu has no \"token\" string (or one over %d bytes)", idx,
-					  TOKEN_MAX);
+			rc = bs_error_set(err, BS_ERR_PARSE, "item %zu has no \"token\" string (or one over %d bytes)",
+			                  idx, TOKEN_MAX);
 			break;
 		}
 		if ((type && !cJSON_IsString(type)) || (url && !cJSON_IsString(url) && !cJSON_IsNull(url)) ||
 		    (src && !cJSON_IsString(src) && !cJSON_IsNull(src))) {
-			rc = bs_error_set(err, BS_ERR_PARSE, "item %zu: \"type\", \"url\" and \"source\" must be strings", idx);
+			rc = bs_error_set(err, BS_ERR_PARSE,
+			                  "item %zu: \"type\", \"url\" and \"source\" must be strings", idx);
 			break;
 		}
 		BS_ARRAY_GROW(t, cap, n + 1);
@@ -236,7 +237,7 @@ static bs_http *thread_http(bs_webhook *w, bs_error *err)
 {
 	bs_http *h = pthread_getspecific(w->http_key);
 	if (!h) {
-		bs_http_options ho = { 0 };
+		bs_http_options ho = {0};
 		ho.timeout_ms = w->deadline_ms;
 		ho.max_body_bytes = 8u << 20;
 		if (bs_http_new(&h, &ho, err) < 0)
@@ -248,8 +249,8 @@ static bs_http *thread_http(bs_webhook *w, bs_error *err)
 
 static int is_known(const char *status)
 {
-	return status && (strcmp(status, "active") == 0 || strcmp(status, "revoked") == 0 ||
-			  strcmp(status, "expired") == 0);
+	return status &&
+	       (strcmp(status, "active") == 0 || strcmp(status, "revoked") == 0 || strcmp(status, "expired") == 0);
 }
 
 /* Check, revoke the active ones, and build the reply. Returns the HTTP status; *reply_out is
@@ -264,7 +265,7 @@ static unsigned process(bs_webhook *w, conn_state *cs, req_log *l, char **reply_
 	size_t nitems = 0;
 	bs_leak_results checked = BS_LEAK_RESULTS_INIT, revoked = BS_LEAK_RESULTS_INIT;
 	bs_leaks_client *client = NULL;
-	bs_leaks_options lo = { 0 };
+	bs_leaks_options lo = {0};
 	bs_http *h;
 	unsigned status = 200;
 	cJSON *arr;
@@ -313,14 +314,15 @@ static unsigned process(bs_webhook *w, conn_state *cs, req_log *l, char **reply_
 			count(l, checked.items[i].status);
 		if (nitems) {
 			reason = bs_xasprintf("leaked: reported by the code host's secret scanning (%s)",
-					      source ? source : "public content");
+			                      source ? source : "public content");
 			if (bs_leaks_revoke(client, &revoked, items, nitems, reason, err) < 0) {
 				status = 503;
 				goto out;
 			}
 			for (size_t i = 0; i < revoked.len; i++) {
 				char name[64];
-				snprintf(name, sizeof(name), "revoke_%s", revoked.items[i].outcome ? revoked.items[i].outcome : "failed");
+				snprintf(name, sizeof(name), "revoke_%s",
+				         revoked.items[i].outcome ? revoked.items[i].outcome : "failed");
 				count(l, name);
 			}
 		}
@@ -362,9 +364,9 @@ out:
 }
 
 static enum MHD_Result handle_post(bs_webhook *w, struct MHD_Connection *c, conn_state *cs, const char *method,
-				   const char *url)
+                                   const char *url)
 {
-	req_log l = { 0 };
+	req_log l = {0};
 	bs_error err = BS_ERROR_INIT;
 	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Github-Public-Key-Signature");
 	char *body = NULL;
@@ -392,7 +394,8 @@ static enum MHD_Result handle_post(bs_webhook *w, struct MHD_Connection *c, conn
 		if (status == 400)
 			rc = reply_error(c, 400, "invalid_request", err.message);
 		else
-			rc = reply_error(c, status, "temporarily_unavailable", "the issuer cannot be asked now; retry later");
+			rc = reply_error(c, status, "temporarily_unavailable",
+			                 "the issuer cannot be asked now; retry later");
 	}
 	emit_log(w, &l, method, url, cs->start_ms);
 	free(body);
@@ -400,7 +403,8 @@ static enum MHD_Result handle_post(bs_webhook *w, struct MHD_Connection *c, conn
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-				  const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+                                  const char *version, const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
 {
 	bs_webhook *w = cls;
 	conn_state *cs = *con_cls;
@@ -431,7 +435,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			char *end;
 			unsigned long long len = strtoull(cl, &end, 10);
 			if (end == cl || *end || len > w->max_body) {
-				req_log l = { 0 };
+				req_log l = {0};
 				enum MHD_Result rc;
 				cs->answered = 1;
 				l.status = 413;
@@ -460,7 +464,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	cs->answered = 1;
 	if (cs->too_large) {
-		req_log l = { 0 };
+		req_log l = {0};
 		enum MHD_Result rc;
 		l.status = 413;
 		l.error = "body over the limit";
@@ -534,7 +538,8 @@ int bs_webhook_start(bs_webhook **out, const bs_webhook_options *opts, bs_error 
 
 	*out = NULL;
 	if (!opts->keys || !opts->server || !opts->bearer || !*opts->bearer)
-		return bs_error_set(err, BS_ERR_USAGE, "the webhook needs keys, an issuer URL and a service credential");
+		return bs_error_set(err, BS_ERR_USAGE,
+		                    "the webhook needs keys, an issuer URL and a service credential");
 	if (bs_http_check_url(opts->server, err) < 0)
 		return BS_ERR_USAGE;
 	if (parse_listen(opts->listen ? opts->listen : "127.0.0.1:0", &ss, &sl, err) < 0)
@@ -554,13 +559,14 @@ int bs_webhook_start(bs_webhook **out, const bs_webhook_options *opts, bs_error 
 	atomic_init(&w->in_flight, 0);
 	pthread_key_create(&w->http_key, free_http);
 	w->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC | MHD_USE_AUTO |
-					     (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
-				     0, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				     MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
-				     MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT,
-				     (unsigned int)1000, MHD_OPTION_END);
+	                                 (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	                             0, NULL, NULL, on_request, w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+	                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)60, MHD_OPTION_CONNECTION_LIMIT,
+	                             (unsigned int)1000, MHD_OPTION_END);
 	if (!w->daemon) {
-		int rc = bs_error_set(err, BS_ERR_IO, "cannot listen on %s", opts->listen ? opts->listen : "127.0.0.1:0");
+		int rc =
+		    bs_error_set(err, BS_ERR_IO, "cannot listen on %s", opts->listen ? opts->listen : "127.0.0.1:0");
 		pthread_key_delete(w->http_key);
 		bs_buf_free_secure(&w->bearer);
 		free(w->path);
@@ -604,7 +610,7 @@ void bs_webhook_stop(bs_webhook *w)
 		close(s);
 	until = bs_time_monotonic_ms() + w->deadline_ms + 5000;
 	while (atomic_load(&w->in_flight) > 0 && bs_time_monotonic_ms() < until) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		struct timespec ts = {0, 20 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	MHD_stop_daemon(w->daemon);

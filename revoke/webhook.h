@@ -36,23 +36,23 @@ size_t bs_webhook_keys_loads(bs_webhook_keys *k);
  * unknown key id reloads the document first, at most once per BS_WEBHOOK_KEYS_REFETCH_MS.
  * Returns 0, BS_ERR_AUTH (unknown key, bad signature, undecodable signature) with the reason. */
 int bs_webhook_keys_verify(bs_webhook_keys *k, const char *key_id, const char *sig_b64, const void *body, size_t len,
-			   bs_error *err);
+                           bs_error *err);
 
 /* One JSON object per request, without a newline; called from server threads. */
 typedef void (*bs_webhook_log_fn)(void *ctx, const char *json_line);
 
 typedef struct bs_webhook_options {
-	const char *listen;       /* "ADDR:PORT" (IPv4, or [IPv6]); port 0 picks a free one */
-	const char *path;         /* the receiving path; NULL: "/" */
-	const char *health_path;  /* NULL: "/healthz" */
-	unsigned threads;         /* 0: 4 */
-	bs_webhook_keys *keys;    /* borrowed; must outlive the server */
-	const char *server;       /* the issuer's base URL */
-	const char *bearer;       /* the service credential (copied, wiped on free) */
-	long deadline_ms;         /* whole request; 0: BS_WEBHOOK_DEADLINE_MS */
-	size_t max_body;          /* 0: BS_WEBHOOK_MAX_BODY */
-	size_t batch_max;         /* hashes per issuer request; 0: the API's maximum (1000) */
-	bs_webhook_log_fn log;    /* may be NULL */
+	const char *listen;      /* "ADDR:PORT" (IPv4, or [IPv6]); port 0 picks a free one */
+	const char *path;        /* the receiving path; NULL: "/" */
+	const char *health_path; /* NULL: "/healthz" */
+	unsigned threads;        /* 0: 4 */
+	bs_webhook_keys *keys;   /* borrowed; must outlive the server */
+	const char *server;      /* the issuer's base URL */
+	const char *bearer;      /* the service credential (copied, wiped on free) */
+	long deadline_ms;        /* whole request; 0: BS_WEBHOOK_DEADLINE_MS */
+	size_t max_body;         /* 0: BS_WEBHOOK_MAX_BODY */
+	size_t batch_max;        /* hashes per issuer request; 0: the API's maximum (1000) */
+	bs_webhook_log_fn log;   /* may be NULL */
 	void *log_ctx;
 } bs_webhook_options;
 

@@ -33,7 +33,7 @@ struct bs_webhook_keys {
 	key_entry *keys;
 	size_t nkeys;
 	pthread_mutex_t reload_lock; /* one reload at a time; guards refetched and the times */
-	int refetched;              /* an unknown key id caused a reload already */
+	int refetched;               /* an unknown key id caused a reload already */
 	long long last_refetch_ms;
 	size_t loads;
 };
@@ -95,7 +95,8 @@ int bs_webhook_keys_load_json(bs_webhook_keys *k, const char *json, size_t len, 
 			break;
 		}
 		if (!cJSON_IsString(id) || !*id->valuestring || strlen(id->valuestring) > KEY_ID_MAX) {
-			rc = bs_error_set(err, BS_ERR_PARSE, "public_keys[%zu].key_identifier is missing or not a short string", idx);
+			rc = bs_error_set(err, BS_ERR_PARSE,
+			                  "public_keys[%zu].key_identifier is missing or not a short string", idx);
 			break;
 		}
 		if (!cJSON_IsString(key)) {
@@ -136,9 +137,9 @@ static int load(bs_webhook_keys *k, bs_error *err)
 	if (k->file) {
 		rc = bs_fs_read_file(&doc, k->file, KEYS_MAX_DOC, err);
 	} else {
-		bs_http_options ho = { 0 };
+		bs_http_options ho = {0};
 		bs_http *h = NULL;
-		bs_http_response resp = { 0 };
+		bs_http_response resp = {0};
 		ho.max_body_bytes = KEYS_MAX_DOC;
 		ho.timeout_ms = 10000;
 		ho.max_retries = 1;
@@ -232,7 +233,7 @@ static EVP_PKEY *find_key(bs_webhook_keys *k, const char *id)
 }
 
 int bs_webhook_keys_verify(bs_webhook_keys *k, const char *key_id, const char *sig_b64, const void *body, size_t len,
-			   bs_error *err)
+                           bs_error *err)
 {
 	EVP_PKEY *pk;
 	EVP_MD_CTX *md;

@@ -19,9 +19,10 @@ static char h_live[65], h_revoked[65], h_expired[65], h_unknown[65];
 
 static void setup(void)
 {
-	const char *rev[] = { "pat", "revoke", "--hash", h_revoked, NULL };
-	const char *exp[] = { "pat", "create", "--user", "alice", "--name", "old-one", "--scopes", "leaks:check",
-			      "--expires-at", "2020-01-01T00:00:00Z", NULL };
+	const char *rev[] = {"pat", "revoke", "--hash", h_revoked, NULL};
+	const char *exp[] = {"pat",     "create",   "--user",      "alice",        "--name",
+	                     "old-one", "--scopes", "leaks:check", "--expires-at", "2020-01-01T00:00:00Z",
+	                     NULL};
 	bs_buf b = BS_BUF_INIT;
 	char *content;
 	issuer_start(&IS);
@@ -75,7 +76,7 @@ static void bstscan(bs_test_proc *p, const char *server_url, const char *const *
 	char *xdg = bs_xasprintf("XDG_CONFIG_HOME=%s/xdg", IS.dir);
 	char *home = bs_xasprintf("HOME=%s", IS.dir);
 	char *srv = bs_xasprintf("BSTSCAN_SERVER=%s", server_url ? server_url : "");
-	const char *env[] = { tok, xdg, home, srv, "DBUS_SESSION_BUS_ADDRESS=", NULL };
+	const char *env[] = {tok, xdg, home, srv, "DBUS_SESSION_BUS_ADDRESS=", NULL};
 	int n = 0;
 	argv[n++] = BSTSCAN_BIN;
 	for (; *args && n < 39; args++)
@@ -121,10 +122,10 @@ static cJSON *parse_report(const bs_test_proc *p)
 static char *status_now(const char *hash)
 {
 	bs_leaks_client *c;
-	bs_leaks_options o = { 0 };
+	bs_leaks_options o = {0};
 	bs_leak_results r = BS_LEAK_RESULTS_INIT;
 	bs_error err = BS_ERROR_INIT;
-	const char *h[] = { hash };
+	const char *h[] = {hash};
 	char *s;
 	o.server = IS.url;
 	o.bearer = IS.svc_token;
@@ -146,7 +147,7 @@ static void assert_status_now(const char *hash, const char *want)
 Test(revoke_cli, check_reports_statuses_and_details)
 {
 	bs_test_proc p;
-	const char *args[] = { "scan", "--check", "-f", "json", ".", NULL };
+	const char *args[] = {"scan", "--check", "-f", "json", ".", NULL};
 	cJSON *r;
 	bstscan(&p, IS.url, args, NULL);
 	cr_assert_eq(p.status, 1, "exit %d: %s", p.status, p.err.ptr);
@@ -170,14 +171,13 @@ Test(revoke_cli, check_reports_statuses_and_details)
 Test(revoke_cli, only_active_keeps_live_tokens)
 {
 	bs_test_proc p;
-	const char *args[] = { "scan", "--check", "--only-active", "-f", "json", ".", NULL };
+	const char *args[] = {"scan", "--check", "--only-active", "-f", "json", ".", NULL};
 	cJSON *r, *o;
 	bstscan(&p, IS.url, args, NULL);
 	cr_assert_eq(p.status, 1, "exit %d: %s", p.status, p.err.ptr);
 	r = parse_report(&p);
 	cr_assert_eq(cJSON_GetArraySize(r), 2, "%s", p.out.ptr);
-	cJSON_ArrayForEach(o, r)
-	cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "active");
+	cJSON_ArrayForEach(o, r) cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "active");
 	cJSON_Delete(r);
 	bs_test_proc_free(&p);
 }
@@ -185,8 +185,8 @@ Test(revoke_cli, only_active_keeps_live_tokens)
 Test(revoke_cli, revoke_yes_revokes_live_tokens_with_their_source)
 {
 	bs_test_proc p;
-	const char *args[] = { "scan", "--revoke", "--yes", "-f", "json", ".", NULL };
-	const char *audit[] = { "audit", "list", NULL };
+	const char *args[] = {"scan", "--revoke", "--yes", "-f", "json", ".", NULL};
+	const char *audit[] = {"audit", "list", NULL};
 	bs_buf b = BS_BUF_INIT;
 	cJSON *r;
 	bstscan(&p, IS.url, args, NULL);
@@ -214,7 +214,7 @@ Test(revoke_cli, revoke_yes_revokes_live_tokens_with_their_source)
 Test(revoke_cli, failed_revocation_exits_3)
 {
 	bs_test_proc p;
-	const char *args[] = { "scan", "--revoke", "--yes", "-f", "json", ".", NULL };
+	const char *args[] = {"scan", "--revoke", "--yes", "-f", "json", ".", NULL};
 	cJSON *r;
 	issuer_fault(&IS, "revoke", "503");
 	bstscan(&p, IS.url, args, NULL);
@@ -230,8 +230,8 @@ Test(revoke_cli, failed_revocation_exits_3)
 Test(revoke_cli, no_tty_without_yes_refuses_and_dry_run_only_shows)
 {
 	bs_test_proc p;
-	const char *refuse[] = { "scan", "--revoke", "-f", "json", ".", NULL };
-	const char *dry[] = { "scan", "--revoke", "--dry-run", "-f", "json", ".", NULL };
+	const char *refuse[] = {"scan", "--revoke", "-f", "json", ".", NULL};
+	const char *dry[] = {"scan", "--revoke", "--dry-run", "-f", "json", ".", NULL};
 	bstscan(&p, IS.url, refuse, NULL);
 	cr_assert_eq(p.status, 2, "exit %d", p.status);
 	cr_assert(strstr(p.err.ptr, "--yes"), "the message says how: %s", p.err.ptr);
@@ -241,7 +241,7 @@ Test(revoke_cli, no_tty_without_yes_refuses_and_dry_run_only_shows)
 	cr_assert_eq(p.status, 1, "exit %d: %s", p.status, p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "would revoke"), "%s", p.err.ptr);
 	cr_assert(strstr(p.err.ptr, "deploy-bot") && strstr(p.err.ptr, "alice") && strstr(p.err.ptr, "app/.env"),
-		  "prefix, name, owner, where: %s", p.err.ptr);
+	          "prefix, name, owner, where: %s", p.err.ptr);
 	bs_test_proc_free(&p);
 	assert_status_now(h_live, "active");
 }
@@ -249,16 +249,15 @@ Test(revoke_cli, no_tty_without_yes_refuses_and_dry_run_only_shows)
 Test(revoke_cli, issuer_down_reports_unchecked)
 {
 	bs_test_proc p;
-	const char *args[] = { "scan", "--check", "-f", "json", ".", NULL };
-	const char *strict[] = { "scan", "--check", "--fail-on-check-error", "-f", "json", ".", NULL };
+	const char *args[] = {"scan", "--check", "-f", "json", ".", NULL};
+	const char *strict[] = {"scan", "--check", "--fail-on-check-error", "-f", "json", ".", NULL};
 	cJSON *r, *o;
 	issuer_stop(&IS);
 	bstscan(&p, IS.url, args, NULL);
 	cr_assert_eq(p.status, 1, "exit %d: %s", p.status, p.err.ptr);
 	r = parse_report(&p);
 	cr_assert_eq(cJSON_GetArraySize(r), 5, "the findings are reported in full");
-	cJSON_ArrayForEach(o, r)
-	cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "unchecked");
+	cJSON_ArrayForEach(o, r) cr_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "unchecked");
 	cr_assert(strstr(p.err.ptr, "cannot check"), "one line says why: %s", p.err.ptr);
 	cr_assert_eq(count_lines_containing(&p.err, "\n"), 1, "one line: %s", p.err.ptr);
 	cJSON_Delete(r);
@@ -274,8 +273,8 @@ Test(revoke_cli, issuer_down_reports_unchecked)
 Test(revoke_cli, refused_credential_reports_unchecked_without_the_token)
 {
 	bs_test_proc p;
-	const char *args[] = { "scan", "--check", "-f", "json", ".", NULL };
-	const char *rev[] = { "pat", "revoke", "--hash", NULL, NULL };
+	const char *args[] = {"scan", "--check", "-f", "json", ".", NULL};
+	const char *rev[] = {"pat", "revoke", "--hash", NULL, NULL};
 	char h[65];
 	token_hash(IS.svc_token, h);
 	rev[3] = h;
@@ -291,12 +290,12 @@ Test(revoke_cli, refused_credential_reports_unchecked_without_the_token)
 Test(revoke_cli, revoke_from_report_and_by_hash_idempotent)
 {
 	bs_test_proc p;
-	const char *scan[] = { "scan", "-f", "json", "-o", "report.json", ".", NULL };
-	const char *scanl[] = { "scan", "-f", "jsonl", "-o", "report.jsonl", ".", NULL };
-	const char *from[] = { "revoke", "--from", "report.json", "--yes", NULL };
-	const char *froml[] = { "revoke", "--from", "report.jsonl", "--yes", NULL };
-	const char *nyes[] = { "revoke", "--from", "report.json", NULL };
-	const char *dry[] = { "revoke", "--from", "report.json", "--dry-run", NULL };
+	const char *scan[] = {"scan", "-f", "json", "-o", "report.json", ".", NULL};
+	const char *scanl[] = {"scan", "-f", "jsonl", "-o", "report.jsonl", ".", NULL};
+	const char *from[] = {"revoke", "--from", "report.json", "--yes", NULL};
+	const char *froml[] = {"revoke", "--from", "report.jsonl", "--yes", NULL};
+	const char *nyes[] = {"revoke", "--from", "report.json", NULL};
+	const char *dry[] = {"revoke", "--from", "report.json", "--dry-run", NULL};
 	bs_buf report = BS_BUF_INIT;
 	bs_error err = BS_ERROR_INIT;
 	char *path;
@@ -349,8 +348,8 @@ Test(revoke_cli, revoke_from_report_and_by_hash_idempotent)
 		/* Every line of the JSON-lines report counts, not only the first. */
 		char *want = bs_xasprintf("already_revoked %s", h_live);
 		cr_assert(strstr(p.out.ptr, want), "%s", p.out.ptr);
-		cr_assert(strstr(p.out.ptr, h_revoked) && strstr(p.out.ptr, h_expired) && strstr(p.out.ptr, h_unknown), "%s",
-			  p.out.ptr);
+		cr_assert(strstr(p.out.ptr, h_revoked) && strstr(p.out.ptr, h_expired) && strstr(p.out.ptr, h_unknown),
+		          "%s", p.out.ptr);
 		cr_assert_eq(count_lines_containing(&p.out, "\n"), 4, "one line per distinct hash: %s", p.out.ptr);
 		free(want);
 	}
@@ -362,7 +361,7 @@ Test(revoke_cli, revoke_by_hash)
 {
 	bs_test_proc p;
 	char upper[65];
-	const char *args[] = { "revoke", "--yes", "--hash", upper, h_unknown, NULL };
+	const char *args[] = {"revoke", "--yes", "--hash", upper, h_unknown, NULL};
 	for (size_t i = 0; i < 65; i++)
 		upper[i] = (char)(h_live[i] >= 'a' && h_live[i] <= 'f' ? h_live[i] - 32 : h_live[i]);
 	bstscan(&p, IS.url, args, NULL);
@@ -374,7 +373,7 @@ Test(revoke_cli, revoke_by_hash)
 	/* The issuer fails: exit 3, run again later. */
 	issuer_fault(&IS, "revoke", "503");
 	{
-		const char *again[] = { "revoke", "--yes", "--hash", h_expired, NULL };
+		const char *again[] = {"revoke", "--yes", "--hash", h_expired, NULL};
 		bstscan(&p, IS.url, again, NULL);
 		cr_assert_eq(p.status, 3, "exit %d: %s", p.status, p.err.ptr);
 		cr_assert(strstr(p.out.ptr, "failed"), "%s", p.out.ptr);
@@ -386,10 +385,10 @@ Test(revoke_cli, revoke_by_hash)
 Test(revoke_cli, revoke_usage_errors)
 {
 	bs_test_proc p;
-	const char *raw[] = { "revoke", "--yes", "--hash", live, NULL };
-	const char *short_hash[] = { "revoke", "--yes", "--hash", "abcd", NULL };
-	const char *none[] = { "revoke", "--yes", NULL };
-	const char *bad_report[] = { "revoke", "--yes", "--from", "src/main.js", NULL };
+	const char *raw[] = {"revoke", "--yes", "--hash", live, NULL};
+	const char *short_hash[] = {"revoke", "--yes", "--hash", "abcd", NULL};
+	const char *none[] = {"revoke", "--yes", NULL};
+	const char *bad_report[] = {"revoke", "--yes", "--from", "src/main.js", NULL};
 	bstscan(&p, IS.url, raw, NULL);
 	cr_assert_eq(p.status, 2);
 	cr_assert(strstr(p.err.ptr, "not a hash"), "%s", p.err.ptr);
@@ -412,11 +411,17 @@ Test(revoke_cli, revoke_usage_errors)
 Test(revoke_cli, git_remote_credentials_never_leave)
 {
 	bs_test_proc p;
-	const char *args[] = { "scan", "--revoke", "--yes", "-f", "json", "app", NULL };
-	const char *audit[] = { "audit", "list", NULL };
-	const char *init[] = { "/usr/bin/git", "-C", NULL, "init", "-q", NULL };
-	const char *remote[] = { "/usr/bin/git", "-C", NULL, "remote", "add", "origin",
-				 "https://bob:ghp_remotepassword@git.example/acme/app.git", NULL };
+	const char *args[] = {"scan", "--revoke", "--yes", "-f", "json", "app", NULL};
+	const char *audit[] = {"audit", "list", NULL};
+	const char *init[] = {"/usr/bin/git", "-C", NULL, "init", "-q", NULL};
+	const char *remote[] = {"/usr/bin/git",
+	                        "-C",
+	                        NULL,
+	                        "remote",
+	                        "add",
+	                        "origin",
+	                        "https://bob:ghp_remotepassword@git.example/acme/app.git",
+	                        NULL};
 	bs_buf b = BS_BUF_INIT;
 	init[2] = tree;
 	remote[2] = tree;
@@ -439,8 +444,8 @@ Test(revoke_cli, git_remote_credentials_never_leave)
 static void git(const char *dir, const char *const *args)
 {
 	const char *argv[16];
-	const char *env[] = { "GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@example.test", "GIT_COMMITTER_NAME=Dev",
-			      "GIT_COMMITTER_EMAIL=dev@example.test", NULL };
+	const char *env[] = {"GIT_AUTHOR_NAME=Dev", "GIT_AUTHOR_EMAIL=dev@example.test", "GIT_COMMITTER_NAME=Dev",
+	                     "GIT_COMMITTER_EMAIL=dev@example.test", NULL};
 	bs_test_proc p;
 	int n = 0;
 	argv[n++] = "/usr/bin/git";
@@ -459,14 +464,14 @@ Test(revoke_cli, git_history_revoke_sends_commit_path_and_remote)
 {
 	bs_test_proc p;
 	char *repo = bs_xasprintf("%s/repo", tree), *content = bs_xasprintf("DEPLOY=%s\n", live);
-	const char *init[] = { "init", "-q", NULL };
-	const char *remote[] = { "remote", "add", "origin", "https://ci:hunter2@git.example/acme/site.git", NULL };
-	const char *add[] = { "add", "-A", NULL };
-	const char *commit1[] = { "commit", "-q", "-m", "add deploy config", NULL };
-	const char *rm[] = { "rm", "-q", "deploy.env", NULL };
-	const char *commit2[] = { "commit", "-q", "-m", "remove the secret", NULL };
-	const char *args[] = { "git", "--revoke", "--yes", "-f", "json", "repo", NULL };
-	const char *audit[] = { "audit", "list", NULL };
+	const char *init[] = {"init", "-q", NULL};
+	const char *remote[] = {"remote", "add", "origin", "https://ci:hunter2@git.example/acme/site.git", NULL};
+	const char *add[] = {"add", "-A", NULL};
+	const char *commit1[] = {"commit", "-q", "-m", "add deploy config", NULL};
+	const char *rm[] = {"rm", "-q", "deploy.env", NULL};
+	const char *commit2[] = {"commit", "-q", "-m", "remove the secret", NULL};
+	const char *args[] = {"git", "--revoke", "--yes", "-f", "json", "repo", NULL};
+	const char *audit[] = {"audit", "list", NULL};
 	bs_buf b = BS_BUF_INIT;
 	cJSON *r, *o;
 	const char *commit;
@@ -508,7 +513,7 @@ static int revoke_on_tty(const char *answer, bs_buf *out)
 	int answered = 0;
 	cr_assert_geq(pid, 0, "forkpty");
 	if (pid == 0) {
-		char *const argv[] = { (char *)BSTSCAN_BIN, "scan", "--revoke", "--no-color", "-f", "json", ".", NULL };
+		char *const argv[] = {(char *)BSTSCAN_BIN, "scan", "--revoke", "--no-color", "-f", "json", ".", NULL};
 		char xdg[512];
 		snprintf(xdg, sizeof(xdg), "%s/xdg", IS.dir);
 		setenv("BSTSCAN_TOKEN", IS.svc_token, 1);

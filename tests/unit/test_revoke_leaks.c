@@ -17,15 +17,15 @@
 #define SECRET_BEARER "bst_ThisIsTheServiceCredentialNeverShownAnywhereAAAA"
 
 typedef enum fake_mode {
-	FAKE_OK,            /* results in reverse order; status from the hash's first digit */
-	FAKE_EXTRA_HASH,    /* answers a hash nobody asked about */
-	FAKE_MISSING_HASH,  /* leaves one out */
-	FAKE_BAD_STATUS,    /* an unknown status word */
+	FAKE_OK,           /* results in reverse order; status from the hash's first digit */
+	FAKE_EXTRA_HASH,   /* answers a hash nobody asked about */
+	FAKE_MISSING_HASH, /* leaves one out */
+	FAKE_BAD_STATUS,   /* an unknown status word */
 	FAKE_NOT_JSON,
 	FAKE_HUGE_NAME,
 	FAKE_401,
 	FAKE_503,
-	FAKE_FAIL_SECOND    /* 503 for the second request only (revoke: partial failure) */
+	FAKE_FAIL_SECOND /* 503 for the second request only (revoke: partial failure) */
 } fake_mode;
 
 typedef struct fake {
@@ -49,8 +49,8 @@ typedef struct body_acc {
 
 static const char *status_for(const char *hash, int revoke)
 {
-	static const char *const st[] = { "active", "revoked", "expired", "unknown" };
-	static const char *const oc[] = { "revoked", "already_revoked", "expired", "unknown" };
+	static const char *const st[] = {"active", "revoked", "expired", "unknown"};
+	static const char *const oc[] = {"revoked", "already_revoked", "expired", "unknown"};
 	int d = hash[0] >= 'a' ? hash[0] - 'a' + 10 : hash[0] - '0';
 	return revoke ? oc[d % 4] : st[d % 4];
 }
@@ -66,7 +66,7 @@ static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, const c
 }
 
 static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-			      const char *version, const char *data, size_t *size, void **con_cls)
+                              const char *version, const char *data, size_t *size, void **con_cls)
 {
 	body_acc *acc = *con_cls;
 	cJSON *req, *hashes, *out, *results, *h;
@@ -103,7 +103,9 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 	pthread_mutex_unlock(&F.lock);
 	if (F.mode == FAKE_401) {
 		cJSON_Delete(req);
-		return answer(c, 401, "{\"error\":\"invalid_token\",\"error_description\":\"token " SECRET_BEARER " is revoked\"}");
+		return answer(c, 401,
+		              "{\"error\":\"invalid_token\",\"error_description\":\"token " SECRET_BEARER
+		              " is revoked\"}");
 	}
 	if (F.mode == FAKE_503 || (F.mode == FAKE_FAIL_SECOND && reqno == 2)) {
 		cJSON_Delete(req);
@@ -124,7 +126,7 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 		}
 		cJSON_AddStringToObject(o, "token_hash", h->valuestring);
 		cJSON_AddStringToObject(o, revoke ? "outcome" : "status",
-					F.mode == FAKE_BAD_STATUS ? "pwned\x01" : status_for(h->valuestring, revoke));
+		                        F.mode == FAKE_BAD_STATUS ? "pwned\x01" : status_for(h->valuestring, revoke));
 		if (!revoke && strcmp(status_for(h->valuestring, 0), "unknown") != 0) {
 			cJSON_AddStringToObject(o, "token_prefix", "bst_abcdefgh");
 			cJSON_AddStringToObject(o, "owner", "alice");
@@ -143,7 +145,8 @@ static enum MHD_Result on_req(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (F.mode == FAKE_EXTRA_HASH) {
 		cJSON *o = cJSON_CreateObject();
-		cJSON_AddStringToObject(o, "token_hash", "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+		cJSON_AddStringToObject(o, "token_hash",
+		                        "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
 		cJSON_AddStringToObject(o, revoke ? "outcome" : "status", "unknown");
 		cJSON_AddItemToArray(results, o);
 	}
@@ -172,7 +175,7 @@ static void fake_start(void)
 	pthread_mutex_init(&F.lock, NULL);
 	bs_buf_init(&F.last_body, 0);
 	F.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_req, NULL,
-			       MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
+	                       MHD_OPTION_NOTIFY_COMPLETED, on_done, NULL, MHD_OPTION_END);
 	cr_assert(F.d);
 	info = MHD_get_daemon_info(F.d, MHD_DAEMON_INFO_BIND_PORT);
 	snprintf(F.url, sizeof(F.url), "http://127.0.0.1:%u", info->port);
@@ -191,8 +194,8 @@ TestSuite(leaks, .init = fake_start, .fini = fake_stop, .timeout = 60);
 static bs_leaks_client *client(size_t batch)
 {
 	bs_leaks_client *c;
-	bs_leaks_options o = { 0 };
-	bs_http_options ho = { 0 };
+	bs_leaks_options o = {0};
+	bs_http_options ho = {0};
 	bs_error err = BS_ERROR_INIT;
 	/* One attempt per request, so that request counts are exact and failures stay failed. */
 	ho.max_retries = -1;
@@ -340,7 +343,7 @@ Test(leaks, bad_hash_is_usage_error)
 	bs_leaks_client *c = client(0);
 	bs_leak_results r = BS_LEAK_RESULTS_INIT;
 	bs_error err = BS_ERROR_INIT;
-	const char *h[] = { "ABCDEF" };
+	const char *h[] = {"ABCDEF"};
 	cr_assert_eq(bs_leaks_check(c, &r, h, 1, &err), BS_ERR_USAGE);
 	cr_assert_eq(F.requests, 0, "nothing sent");
 	bs_leaks_client_free(c);
@@ -352,7 +355,7 @@ Test(leaks, revoke_groups_by_source_and_keeps_partial_outcomes)
 	bs_leak_results r = BS_LEAK_RESULTS_INIT;
 	bs_error err = BS_ERROR_INIT;
 	char **h = make_hashes(4, 0);
-	bs_revoke_item items[5] = { 0 };
+	bs_revoke_item items[5] = {0};
 	size_t failed = 0, ok = 0;
 	for (size_t i = 0; i < 4; i++) {
 		items[i].token_hash = h[i];
@@ -384,8 +387,8 @@ Test(leaks, revoke_groups_by_source_and_keeps_partial_outcomes)
 
 Test(leaks, revoke_body_carries_reason_and_source)
 {
-	const char *h[] = { "0000000000000000000000000000000000000000000000000000000000000000" };
-	bs_leak_source src = { "https://git.example/o/r", "https://git.example/o/r", "abc", "config/.env" };
+	const char *h[] = {"0000000000000000000000000000000000000000000000000000000000000000"};
+	bs_leak_source src = {"https://git.example/o/r", "https://git.example/o/r", "abc", "config/.env"};
 	char *body = bs_leaks_revoke_body(h, 1, "leaked", &src);
 	cJSON *o = cJSON_Parse(body), *s = cJSON_GetObjectItem(o, "source");
 	cr_assert_str_eq(cJSON_GetObjectItem(o, "reason")->valuestring, "leaked");
@@ -403,35 +406,36 @@ Test(leaks, parse_reply_edge_cases)
 	bs_error err = BS_ERROR_INIT;
 	const char *h = "1111111111111111111111111111111111111111111111111111111111111111";
 	const char *bad[] = {
-		"",
-		"[]",
-		"{\"results\": {}}",
-		"{\"results\": [1]}",
-		"{\"results\": [{\"token_hash\": 5, \"status\": \"active\"}]}",
-		"{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\"}]}",
-		"{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", "
-		"\"status\": \"active\", \"name\": 7}]}",
-		"{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", "
-		"\"status\": \"active\"}, {\"token_hash\": "
-		"\"1111111111111111111111111111111111111111111111111111111111111111\", \"status\": \"active\"}]}",
-		"{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", "
-		"\"status\": \"active\"",
-		"{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", "
-		"\"status\": \"active\"}]} {}",
+	    "",
+	    "[]",
+	    "{\"results\": {}}",
+	    "{\"results\": [1]}",
+	    "{\"results\": [{\"token_hash\": 5, \"status\": \"active\"}]}",
+	    "{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\"}]}",
+	    "{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", "
+	    "\"status\": \"active\", \"name\": 7}]}",
+	    "{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", "
+	    "\"status\": \"active\"}, {\"token_hash\": "
+	    "\"1111111111111111111111111111111111111111111111111111111111111111\", \"status\": \"active\"}]}",
+	    "{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", "
+	    "\"status\": \"active\"",
+	    "{\"results\": [{\"token_hash\": \"1111111111111111111111111111111111111111111111111111111111111111\", "
+	    "\"status\": \"active\"}]} {}",
 	};
 	r.items = calloc(1, sizeof(*r.items));
 	r.len = r.cap = 1;
 	memcpy(r.items[0].token_hash, h, 65);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		bs_error_clear(&err);
-		cr_assert_lt(bs_leaks_parse_check_reply(&r, 0, 1, bad[i], strlen(bad[i]), &err), 0, "accepted: %s", bad[i]);
+		cr_assert_lt(bs_leaks_parse_check_reply(&r, 0, 1, bad[i], strlen(bad[i]), &err), 0, "accepted: %s",
+		             bad[i]);
 		cr_assert(strstr(err.message, "malformed reply"), "%s", err.message);
 		cr_assert_null(r.items[0].status);
 	}
 	{
 		const char *good = "{\"results\": [{\"token_hash\": "
-				   "\"1111111111111111111111111111111111111111111111111111111111111111\", \"status\": "
-				   "\"expired\", \"expires_at\": \"2026-01-01T00:00:00Z\", \"extra\": [1,2]}]}";
+		                   "\"1111111111111111111111111111111111111111111111111111111111111111\", \"status\": "
+		                   "\"expired\", \"expires_at\": \"2026-01-01T00:00:00Z\", \"extra\": [1,2]}]}";
 		cr_assert_eq(bs_leaks_parse_check_reply(&r, 0, 1, good, strlen(good), &err), 0, "%s", err.message);
 		cr_assert_str_eq(r.items[0].status, "expired");
 		cr_assert_str_eq(r.items[0].expires_at, "2026-01-01T00:00:00Z");

@@ -60,7 +60,7 @@ static inline void admin(issuer *is, bs_buf *out, const char *const *args, const
 static inline void issuer_pat(issuer *is, const char *name, const char *scopes, char out[64])
 {
 	bs_buf b = BS_BUF_INIT;
-	const char *args[] = { "pat", "create", "--user", "alice", "--name", name, "--scopes", scopes, NULL };
+	const char *args[] = {"pat", "create", "--user", "alice", "--name", name, "--scopes", scopes, NULL};
 	admin(is, &b, args, NULL);
 	while (b.len && (b.ptr[b.len - 1] == '\n' || b.ptr[b.len - 1] == '\r'))
 		b.ptr[--b.len] = '\0';
@@ -71,7 +71,7 @@ static inline void issuer_pat(issuer *is, const char *name, const char *scopes, 
 
 static inline void issuer_run(issuer *is)
 {
-	const char *argv[] = { BSTSCAN_SERVER_BIN, "--listen", "127.0.0.1:0", "--db", is->db, NULL };
+	const char *argv[] = {BSTSCAN_SERVER_BIN, "--listen", "127.0.0.1:0", "--db", is->db, NULL};
 	bs_buf line = BS_BUF_INIT;
 	is->pid = bs_test_spawn_until(argv, NULL, "listening on ", &line, 20);
 	cr_assert_gt(is->pid, 0, "bstscan-server did not start");
@@ -81,7 +81,7 @@ static inline void issuer_run(issuer *is)
 
 static inline void issuer_start(issuer *is)
 {
-	const char *user[] = { "user", "add", "alice", NULL };
+	const char *user[] = {"user", "add", "alice", NULL};
 	memset(is, 0, sizeof(*is));
 	is->dir = bs_test_mkdtemp();
 	is->db = bs_xasprintf("%s/issuer.db", is->dir);
@@ -119,7 +119,7 @@ static inline size_t count_lines_containing(const bs_buf *b, const char *needle)
 /* Number of notifications / audit rows mentioning s. */
 static inline size_t issuer_notifications(issuer *is, const char *s)
 {
-	const char *args[] = { "notifications", "list", NULL };
+	const char *args[] = {"notifications", "list", NULL};
 	bs_buf b = BS_BUF_INIT;
 	size_t n;
 	admin(is, &b, args, NULL);
@@ -130,8 +130,8 @@ static inline size_t issuer_notifications(issuer *is, const char *s)
 
 static inline void issuer_fault(issuer *is, const char *endpoint, const char *status)
 {
-	const char *set[] = { "fault", "set", endpoint, status, NULL };
-	const char *clear[] = { "fault", "clear", NULL };
+	const char *set[] = {"fault", "set", endpoint, status, NULL};
+	const char *clear[] = {"fault", "clear", NULL};
 	admin(is, NULL, status ? set : clear, NULL);
 }
 

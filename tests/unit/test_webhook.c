@@ -56,19 +56,19 @@ static void write_keys(const char *path, const char *const *ids, EVP_PKEY *const
 
 /* Starts the receiver; keys_arg is "--keys" or "--keys-url" with its value; extra may be NULL. */
 static void receiver_start_with(receiver *r, const char *server_url, const char *keys_opt, const char *keys_val,
-				const char *extra)
+                                const char *extra)
 {
 	char *cmd;
 	char *tok_env = bs_xasprintf("BSTSCAN_TOKEN=%s", IS.svc_token);
 	char *xdg = bs_xasprintf("XDG_CONFIG_HOME=%s/xdg", IS.dir);
-	const char *env[] = { tok_env, xdg, "BSTSCAN_SERVER=", NULL };
+	const char *env[] = {tok_env, xdg, "BSTSCAN_SERVER=", NULL};
 	bs_buf line = BS_BUF_INIT;
-	const char *argv[] = { "/bin/sh", "-c", NULL, NULL };
+	const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
 	memset(r, 0, sizeof(*r));
 	r->log = bs_xasprintf("%s/webhook-%ld.log", IS.dir, (long)random());
 	/* stderr (the JSON log) goes to a file; the command line holds no secret. */
 	cmd = bs_xasprintf("exec '%s' webhook serve --listen 127.0.0.1:0 --server '%s' %s '%s' %s 2>'%s'", BSTSCAN_BIN,
-			   server_url, keys_opt, keys_val, extra ? extra : "", r->log);
+	                   server_url, keys_opt, keys_val, extra ? extra : "", r->log);
 	argv[2] = cmd;
 	r->pid = bs_test_spawn_until(argv, env, "listening on ", &line, 20);
 	cr_assert_gt(r->pid, 0, "the receiver did not start");
@@ -82,8 +82,8 @@ static void receiver_start_with(receiver *r, const char *server_url, const char 
 
 static void receiver_start(receiver *r, int both_keys)
 {
-	const char *ids[] = { "key-a", "key-b" };
-	EVP_PKEY *keys[] = { key_a, key_b };
+	const char *ids[] = {"key-a", "key-b"};
+	EVP_PKEY *keys[] = {key_a, key_b};
 	char *file = bs_xasprintf("%s/keys.json", IS.dir);
 	write_keys(file, ids, keys, both_keys ? 2 : 1);
 	receiver_start_with(r, IS.url, "--keys", file, NULL);
@@ -134,12 +134,12 @@ static char *body_for(const char *const *tokens, size_t n)
 /* POSTs body signed by key under key_id (NULLs leave the headers out); header names are sent
  * in the case given. */
 static void post_signed(http_resp *resp, receiver *r, const char *body, size_t len, EVP_PKEY *key, const char *key_id,
-			const char *id_header, const char *sig_header)
+                        const char *id_header, const char *sig_header)
 {
 	char *sig = key ? sign_body(key, body, len) : NULL;
 	char *h1 = key_id ? bs_xasprintf("%s: %s", id_header, key_id) : NULL;
 	char *h2 = sig ? bs_xasprintf("%s: %s", sig_header, sig) : NULL;
-	const char *headers[3] = { NULL, NULL, NULL };
+	const char *headers[3] = {NULL, NULL, NULL};
 	int n = 0;
 	if (h1)
 		headers[n++] = h1;
@@ -154,13 +154,13 @@ static void post_signed(http_resp *resp, receiver *r, const char *body, size_t l
 static void post(http_resp *resp, receiver *r, const char *body, EVP_PKEY *key, const char *key_id)
 {
 	post_signed(resp, r, body, strlen(body), key, key_id, "Github-Public-Key-Identifier",
-		    "Github-Public-Key-Signature");
+	            "Github-Public-Key-Signature");
 }
 
 /* Whether the PAT with this hash has revoked_at set in the issuer's database. */
 static int revoked_in_db(const char *hash)
 {
-	const char *args[] = { "pat", "list", "--user", "alice", NULL };
+	const char *args[] = {"pat", "list", "--user", "alice", NULL};
 	bs_buf b = BS_BUF_INIT;
 	char *line, *save = NULL;
 	int found = -1;
@@ -209,13 +209,13 @@ Test(webhook, end_to_end_revokes_and_labels_then_replay_changes_nothing)
 
 	/* Header names in any case. */
 	post_signed(&resp, &r, body, strlen(body), key_a, "key-a", "github-public-key-identifier",
-		    "GITHUB-PUBLIC-KEY-SIGNATURE");
+	            "GITHUB-PUBLIC-KEY-SIGNATURE");
 	cr_assert_eq(resp.status, 200, "%s", resp.body.ptr);
 	cr_assert(cJSON_IsArray(resp.json) && cJSON_GetArraySize(resp.json) == 2, "%s", resp.body.ptr);
 	cr_assert_str_eq(label_of(resp.json, hl), "true_positive");
 	cr_assert_str_eq(label_of(resp.json, hu), "false_positive");
 	cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(resp.json, 0), "token_type")->valuestring,
-			 "bastionary_pat");
+	                 "bastionary_pat");
 	cr_assert_null(strstr(resp.body.ptr, live), "the reply never holds a token");
 	http_resp_free(&resp);
 	cr_assert(revoked_in_db(hl), "the PAT is revoked in the issuer's database");
@@ -260,7 +260,7 @@ Test(webhook, bad_signatures_get_401_and_change_nothing)
 	{
 		char *h1 = bs_xasprintf("Github-Public-Key-Identifier: key-a");
 		char *h2 = bs_xasprintf("Github-Public-Key-Signature: %s", sig);
-		const char *headers[] = { h1, h2, NULL };
+		const char *headers[] = {h1, h2, NULL};
 		http_post(&resp, r.url, tampered, strlen(tampered), headers);
 		cr_assert_eq(resp.status, 401, "tampered body: %ld", resp.status);
 		http_resp_free(&resp);
@@ -296,7 +296,7 @@ Test(webhook, bad_signatures_get_401_and_change_nothing)
 	cr_assert_eq(resp.status, 401);
 	http_resp_free(&resp);
 	post_signed(&resp, &r, body, strlen(body), key_a, NULL, "Github-Public-Key-Identifier",
-		    "Github-Public-Key-Signature");
+	            "Github-Public-Key-Signature");
 	cr_assert_eq(resp.status, 401);
 	http_resp_free(&resp);
 
@@ -312,7 +312,7 @@ Test(webhook, rotation_both_listed_keys_verify)
 {
 	receiver r;
 	char t1[64], t2[64], h1[65], h2[65];
-	const char *one[2] = { t1, NULL }, *two[2] = { t2, NULL }, *all[3] = { t1, t2, NULL };
+	const char *one[2] = {t1, NULL}, *two[2] = {t2, NULL}, *all[3] = {t1, t2, NULL};
 	char *b1, *b2;
 	http_resp resp;
 	issuer_pat(&IS, "rot-1", "leaks:check", t1);
@@ -339,9 +339,15 @@ Test(webhook, oversized_and_malformed_bodies)
 {
 	receiver r;
 	http_resp resp;
-	const char *malformed[] = { "not json", "{\"token\": \"x\"}", "[1, 2]", "[{\"type\": \"bastionary_pat\"}]",
-				    "[{\"token\": 12}]", "[{\"token\": \"bst_x\", \"url\": 5}]", "[",
-				    "[] trailing", "[{\"token\": \"bst_x\"}]\n[{\"token\": \"bst_y\"}]" };
+	const char *malformed[] = {"not json",
+	                           "{\"token\": \"x\"}",
+	                           "[1, 2]",
+	                           "[{\"type\": \"bastionary_pat\"}]",
+	                           "[{\"token\": 12}]",
+	                           "[{\"token\": \"bst_x\", \"url\": 5}]",
+	                           "[",
+	                           "[] trailing",
+	                           "[{\"token\": \"bst_x\"}]\n[{\"token\": \"bst_y\"}]"};
 	size_t big = (1u << 20) + 1;
 	char *huge = malloc(big + 1);
 	receiver_start(&r, 0);
@@ -362,9 +368,10 @@ Test(webhook, oversized_and_malformed_bodies)
 	huge[big - 1] = ']';
 	huge[big] = '\0';
 	{
-		const char *headers[] = { "Github-Public-Key-Identifier: key-a", "Github-Public-Key-Signature: AAAA", NULL };
-		const char *chunked[] = { "Github-Public-Key-Identifier: key-a", "Github-Public-Key-Signature: AAAA",
-					  "Transfer-Encoding: chunked", NULL };
+		const char *headers[] = {"Github-Public-Key-Identifier: key-a", "Github-Public-Key-Signature: AAAA",
+		                         NULL};
+		const char *chunked[] = {"Github-Public-Key-Identifier: key-a", "Github-Public-Key-Signature: AAAA",
+		                         "Transfer-Encoding: chunked", NULL};
 		http_post(&resp, r.url, huge, big, headers);
 		cr_assert_eq(resp.status, 413);
 		http_resp_free(&resp);
@@ -439,7 +446,7 @@ Test(webhook, issuer_down_answers_503_never_a_label)
 {
 	receiver r;
 	char live[64], hl[65];
-	const char *toks[2] = { live, NULL };
+	const char *toks[2] = {live, NULL};
 	char *body;
 	http_resp resp;
 	issuer_pat(&IS, "while-down", "leaks:check", live);
@@ -486,7 +493,7 @@ static atomic_int issuer_calls;
 
 /* The key document at /keys; anything else is a slow issuer that knows no token. */
 static enum MHD_Result on_aux(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-			      const char *version, const char *data, size_t *size, void **con_cls)
+                              const char *version, const char *data, size_t *size, void **con_cls)
 {
 	bs_buf *acc = *con_cls;
 	struct MHD_Response *r;
@@ -509,7 +516,7 @@ static enum MHD_Result on_aux(void *cls, struct MHD_Connection *c, const char *u
 		body = bs_xstrdup(key_doc);
 		pthread_mutex_unlock(&doc_lock);
 	} else {
-		struct timespec ts = { slow_ms / 1000, (slow_ms % 1000) * 1000000L };
+		struct timespec ts = {slow_ms / 1000, (slow_ms % 1000) * 1000000L};
 		cJSON *req = cJSON_ParseWithLength(acc->ptr, acc->len), *h;
 		cJSON *out = cJSON_CreateObject(), *res = cJSON_AddArrayToObject(out, "results");
 		char *s;
@@ -547,9 +554,9 @@ static void on_aux_done(void *cls, struct MHD_Connection *c, void **con_cls, enu
 
 static struct MHD_Daemon *aux_start(char *url, size_t len)
 {
-	struct MHD_Daemon *d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
-						NULL, on_aux, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_aux_done, NULL,
-						MHD_OPTION_END);
+	struct MHD_Daemon *d =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL, on_aux,
+	                     NULL, MHD_OPTION_NOTIFY_COMPLETED, on_aux_done, NULL, MHD_OPTION_END);
 	cr_assert(d);
 	snprintf(url, len, "http://127.0.0.1:%u", MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
 	return d;
@@ -559,9 +566,9 @@ Test(webhook, keys_url_refetches_on_unknown_key_at_most_once_a_minute)
 {
 	receiver r;
 	char aux[64], *keys_url, t1[64];
-	const char *ids[] = { "key-a", "key-b" };
-	EVP_PKEY *keys[] = { key_a, key_b };
-	const char *toks[2] = { t1, NULL };
+	const char *ids[] = {"key-a", "key-b"};
+	EVP_PKEY *keys[] = {key_a, key_b};
+	const char *toks[2] = {t1, NULL};
 	EVP_PKEY *key_c = key_new();
 	char *body;
 	http_resp resp;
@@ -605,9 +612,9 @@ Test(webhook, slow_issuer_gets_503_within_the_deadline)
 {
 	receiver r;
 	char aux[64], t1[48];
-	const char *toks[2] = { t1, NULL };
-	const char *ids[] = { "key-a" };
-	EVP_PKEY *keys[] = { key_a };
+	const char *toks[2] = {t1, NULL};
+	const char *ids[] = {"key-a"};
+	EVP_PKEY *keys[] = {key_a};
 	char *file = bs_xasprintf("%s/keys-slow.json", IS.dir);
 	char *body;
 	http_resp resp;
@@ -646,7 +653,7 @@ static void *post_in_background(void *arg)
 	bg_post *b = arg;
 	char *sig = sign_body(key_a, b->body, strlen(b->body));
 	char *h2 = bs_xasprintf("Github-Public-Key-Signature: %s", sig);
-	const char *headers[] = { "Github-Public-Key-Identifier: key-a", h2, NULL };
+	const char *headers[] = {"Github-Public-Key-Identifier: key-a", h2, NULL};
 	http_post(&b->resp, b->r->url, b->body, strlen(b->body), headers);
 	free(sig);
 	free(h2);
@@ -657,13 +664,13 @@ Test(webhook, sigterm_lets_the_request_in_flight_finish)
 {
 	receiver r;
 	char aux[64], t1[48];
-	const char *toks[2] = { t1, NULL };
-	const char *ids[] = { "key-a" };
-	EVP_PKEY *keys[] = { key_a };
+	const char *toks[2] = {t1, NULL};
+	const char *ids[] = {"key-a"};
+	EVP_PKEY *keys[] = {key_a};
 	char *file = bs_xasprintf("%s/keys-term.json", IS.dir);
 	struct MHD_Daemon *d;
 	pthread_t th;
-	bg_post b = { 0 };
+	bg_post b = {0};
 	int status;
 	slow_ms = 1500;
 	d = aux_start(aux, sizeof(aux));
@@ -675,7 +682,7 @@ Test(webhook, sigterm_lets_the_request_in_flight_finish)
 	cr_assert_eq(pthread_create(&th, NULL, post_in_background, &b), 0);
 	/* Wait until the request is at the issuer, then ask the receiver to stop. */
 	while (atomic_load(&issuer_calls) == 0) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	kill(r.pid, SIGTERM);

@@ -38,8 +38,8 @@ static int load_error(const char *doc, bs_error *err)
 Test(webhook_keys, verifies_each_listed_key_and_nothing_else)
 {
 	EVP_PKEY *a = key_new(), *b = key_new(), *stranger = key_new();
-	const char *ids[] = { "old", "new" };
-	EVP_PKEY *ks[] = { a, b };
+	const char *ids[] = {"old", "new"};
+	EVP_PKEY *ks[] = {a, b};
 	char *doc = key_document(ids, ks, 2);
 	bs_webhook_keys *k = keys_from(doc);
 	const char body[] = "[{\"token\":\"bst_x\",\"type\":\"t\"}]";
@@ -88,19 +88,19 @@ Test(webhook_keys, bad_documents_are_refused_with_a_reason)
 	bs_error err = BS_ERROR_INIT;
 	EVP_PKEY *p384 = EVP_EC_gen("P-384");
 	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	const char *ids[] = { "k" };
+	const char *ids[] = {"k"};
 	char *doc;
 	struct {
 		const char *doc;
 		const char *says;
 	} cases[] = {
-		{ "", "not JSON" },
-		{ "[]", "public_keys" },
-		{ "{\"public_keys\": {}}", "public_keys" },
-		{ "{\"public_keys\": []}", "no keys" },
-		{ "{\"public_keys\": [{\"key\": \"x\"}]}", "key_identifier" },
-		{ "{\"public_keys\": [{\"key_identifier\": \"k\"}]}", "key is missing" },
-		{ "{\"public_keys\": [{\"key_identifier\": \"k\", \"key\": \"not a pem\"}]}", "not a PEM" },
+	    {"", "not JSON"},
+	    {"[]", "public_keys"},
+	    {"{\"public_keys\": {}}", "public_keys"},
+	    {"{\"public_keys\": []}", "no keys"},
+	    {"{\"public_keys\": [{\"key\": \"x\"}]}", "key_identifier"},
+	    {"{\"public_keys\": [{\"key_identifier\": \"k\"}]}", "key is missing"},
+	    {"{\"public_keys\": [{\"key_identifier\": \"k\", \"key\": \"not a pem\"}]}", "not a PEM"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bs_error_clear(&err);
@@ -119,6 +119,7 @@ Test(webhook_keys, bad_documents_are_refused_with_a_reason)
 	EVP_PKEY_free(p384);
 	EVP_PKEY_free(ed);
 	/* Not both sources, not neither; keys URLs follow the HTTP client's rule. */
-	cr_assert_eq(bs_webhook_keys_new(&(bs_webhook_keys *){ NULL }, NULL, NULL, &err), BS_ERR_USAGE);
-	cr_assert_eq(bs_webhook_keys_new(&(bs_webhook_keys *){ NULL }, NULL, "http://keys.example/k", &err), BS_ERR_USAGE);
+	cr_assert_eq(bs_webhook_keys_new(&(bs_webhook_keys *){NULL}, NULL, NULL, &err), BS_ERR_USAGE);
+	cr_assert_eq(bs_webhook_keys_new(&(bs_webhook_keys *){NULL}, NULL, "http://keys.example/k", &err),
+	             BS_ERR_USAGE);
 }
