@@ -11,7 +11,13 @@
 #include "revoke/leaks.h"
 #include "common/banned.h"
 
-int cli_issuer_open(cli_issuer *is, const char *server_flag, bs_error *err)
+static void http_log(void *ctx, const char *line)
+{
+	(void)ctx;
+	fprintf(stderr, "* %s\n", line);
+}
+
+int cli_issuer_open(cli_issuer *is, const char *server_flag, int verbose, bs_error *err)
 {
 	bs_auth_options ao = {0};
 	bs_leaks_options lo = {0};
@@ -19,7 +25,12 @@ int cli_issuer_open(cli_issuer *is, const char *server_flag, bs_error *err)
 	memset(is, 0, sizeof(*is));
 	if (bs_auth_resolve_server(&is->server, server_flag, err) < 0)
 		goto fail;
+	if (bs_http_new(&is->http, NULL, err) < 0)
+		goto fail;
+	if (verbose)
+		bs_http_set_log(is->http, http_log, NULL);
 	ao.server = is->server;
+	ao.http = is->http;
 	if (bs_auth_session_open(&is->session, &ao, err) < 0)
 		goto fail;
 	warning = bs_auth_session_warning(is->session);
@@ -39,6 +50,7 @@ void cli_issuer_close(cli_issuer *is)
 {
 	bs_leaks_client_free(is->client);
 	bs_auth_session_close(is->session);
+	bs_http_free(is->http);
 	free(is->server);
 	memset(is, 0, sizeof(*is));
 }
@@ -168,7 +180,8 @@ int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs)
 		free(hashes);
 		return 0;
 	}
-	if (cli_issuer_open(&is, o->server, &err) < 0 || bs_leaks_check(is.client, &checked, hashes, n, &err) < 0) {
+	if (cli_issuer_open(&is, o->server, o->verbose, &err) < 0 ||
+	    bs_leaks_check(is.client, &checked, hashes, n, &err) < 0) {
 		mark_unchecked(fs);
 		cli_error("cannot check the tokens with the issuer, reported as unchecked: %s", err.message);
 		cli_issuer_close(&is);

@@ -9,13 +9,15 @@
 
 typedef struct cli_issuer {
 	char *server;
+	bs_http *http;
 	bs_auth_session *session;
 	bs_leaks_client *client;
 } cli_issuer;
 
 /* Resolves the server (--server, BSTSCAN_SERVER, config), opens the credential session and the
- * leaks client. On error everything is released and err says why. */
-int cli_issuer_open(cli_issuer *is, const char *server_flag, bs_error *err);
+ * leaks client; verbose logs each HTTP request on stderr (Authorization redacted). On error
+ * everything is released and err says why. */
+int cli_issuer_open(cli_issuer *is, const char *server_flag, int verbose, bs_error *err);
 void cli_issuer_close(cli_issuer *is);
 
 typedef enum cli_confirm_result {

@@ -34,6 +34,7 @@ static const char usage[] = "usage: bstscan revoke --from REPORT [options]\n"
                             "      --dry-run        show what would be revoked, revoke nothing\n"
                             "      --server URL     the issuer (default: BSTSCAN_SERVER, then the config)\n"
                             "  -q, --quiet          print only the outcomes\n"
+                            "  -v, --verbose        log HTTP requests to standard error (Authorization redacted)\n"
                             "  -h, --help           show this help\n\n"
                             "Exit codes: 0 every token has an outcome, 2 usage or fatal error,\n"
                             "3 at least one revocation failed (run again).\n";
@@ -254,11 +255,12 @@ int cmd_revoke(int argc, char **argv)
 	    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
 	    {"server", required_argument, NULL, OPT_SERVER},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	const char *from = NULL, *reason = "leaked", *server = NULL;
-	int yes = 0, dry_run = 0, quiet = 0, c, code = 0, have_hash = 0;
+	int yes = 0, dry_run = 0, quiet = 0, verbose = 0, c, code = 0, have_hash = 0;
 	targets t = {0};
 	size_t skipped = 0, nfailed = 0;
 	bs_error err = BS_ERROR_INIT;
@@ -268,7 +270,7 @@ int cmd_revoke(int argc, char **argv)
 	const char **hashes = NULL;
 	int have_check = 0;
 
-	while ((c = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "qvh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_FROM:
 			from = optarg;
@@ -292,6 +294,9 @@ int cmd_revoke(int argc, char **argv)
 			break;
 		case 'q':
 			quiet = 1;
+			break;
+		case 'v':
+			verbose = 1;
 			break;
 		case 'h':
 			fputs(usage, stdout);
@@ -330,7 +335,7 @@ int cmd_revoke(int argc, char **argv)
 		targets_free(&t);
 		return 0;
 	}
-	if (cli_issuer_open(&is, server, &err) < 0) {
+	if (cli_issuer_open(&is, server, verbose, &err) < 0) {
 		targets_free(&t);
 		return cli_fatal(&err);
 	}

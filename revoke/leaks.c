@@ -494,7 +494,9 @@ static int post(bs_leaks_client *c, const char *path, const char *what, const ch
 		return bs_error_set(err, BS_ERR_CANCELLED, "the %s request ran out of time", what);
 	bs_buf_addf(&url, "%s%s", c->server, path);
 	rc = get_bearer(c, 0, &tok, err);
-	bs_http_set_cancel(c->http, past_deadline, c);
+	/* Only with a deadline: the http client may be the caller's, with a cancel callback of its own. */
+	if (c->deadline_ms > 0)
+		bs_http_set_cancel(c->http, past_deadline, c);
 	while (rc == 0) {
 		req.method = "POST";
 		req.url = url.ptr;
@@ -524,7 +526,8 @@ static int post(bs_leaks_client *c, const char *path, const char *what, const ch
 		}
 		break;
 	}
-	bs_http_set_cancel(c->http, NULL, NULL);
+	if (c->deadline_ms > 0)
+		bs_http_set_cancel(c->http, NULL, NULL);
 	if (rc < 0)
 		scrub(err, tok.ptr);
 	bs_buf_free_secure(&tok);

@@ -40,7 +40,8 @@ typedef struct bs_leaks_options {
 int bs_leaks_client_new(bs_leaks_client **out, const bs_leaks_options *opts, bs_error *err);
 void bs_leaks_client_free(bs_leaks_client *c);
 /* Calls made after the monotonic time deadline_ms (bs_time_monotonic_ms) are cancelled with
- * BS_ERR_CANCELLED, also in the middle of a transfer or a retry wait; 0 turns it off. */
+ * BS_ERR_CANCELLED, also in the middle of a transfer or a retry wait; 0 turns it off. While a call
+ * with a deadline runs, the client's cancel callback is ours (and NULL after it). */
 void bs_leaks_client_set_deadline(bs_leaks_client *c, long long deadline_ms);
 /* Number of HTTP requests sent so far (batches, retries excluded). */
 size_t bs_leaks_client_requests(const bs_leaks_client *c);
