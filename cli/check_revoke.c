@@ -186,7 +186,10 @@ int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs)
 		cli_error("cannot check the tokens with the issuer, reported as unchecked: %s", err.message);
 		cli_issuer_close(&is);
 		free(hashes);
-		return o->fail_on_check_error ? CLI_EXIT_ERROR : 0;
+		if (o->fail_on_check_error)
+			return CLI_EXIT_ERROR;
+		/* With --revoke nothing could be revoked: exit 1 would claim every live token was. */
+		return o->revoke && !o->dry_run ? CLI_EXIT_REVOKE_FAILED : 0;
 	}
 	free(hashes);
 	for (size_t i = 0; i < fs->len; i++) {

@@ -268,6 +268,13 @@ Test(revoke_cli, issuer_down_reports_unchecked)
 	cr_assert_eq(cJSON_GetArraySize(r), 5);
 	cJSON_Delete(r);
 	bs_test_proc_free(&p);
+	/* --revoke that cannot even check: nothing was revoked, so not exit 1. */
+	{
+		const char *rev[] = {"scan", "--revoke", "--yes", "-f", "json", ".", NULL};
+		bstscan(&p, IS.url, rev, NULL);
+		cr_assert_eq(p.status, 3, "exit %d: %s", p.status, p.err.ptr);
+		bs_test_proc_free(&p);
+	}
 }
 
 Test(revoke_cli, refused_credential_reports_unchecked_without_the_token)
