@@ -24,6 +24,17 @@ typedef struct receiver {
 
 static issuer IS;
 static EVP_PKEY *key_a, *key_b;
+/* Receivers still running: a failed assertion ends the test early, teardown stops them. */
+static pid_t running[8];
+
+static void track(pid_t pid, int on)
+{
+	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+		if (on ? running[i] == 0 : running[i] == pid) {
+			running[i] = on ? pid : 0;
+			return;
+		}
+}
 
 static void setup(void)
 {
@@ -34,6 +45,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+	for (size_t i = 0; i < sizeof(running) / sizeof(running[0]); i++)
+		if (running[i] > 0)
+			bs_test_stop(running[i]);
 	issuer_free(&IS);
 	EVP_PKEY_free(key_a);
 	EVP_PKEY_free(key_b);
@@ -72,6 +86,7 @@ static void receiver_start_with(receiver *r, const char *server_url, const char 
 	argv[2] = cmd;
 	r->pid = bs_test_spawn_until(argv, env, "listening on ", &line, 20);
 	cr_assert_gt(r->pid, 0, "the receiver did not start");
+	track(r->pid, 1);
 	cr_assert(strncmp(line.ptr, "listening on http://127.0.0.1:", 30) == 0, "%s", line.ptr);
 	snprintf(r->url, sizeof(r->url), "%s/", line.ptr + strlen("listening on "));
 	bs_buf_free(&line);
@@ -102,6 +117,7 @@ static bs_buf receiver_log(receiver *r)
 static void receiver_stop(receiver *r, const char *const *tokens)
 {
 	bs_buf log;
+	track(r->pid, 0);
 	cr_assert_eq(bs_test_stop(r->pid), 0, "SIGTERM stops the receiver cleanly");
 	log = receiver_log(r);
 	for (; tokens && *tokens; tokens++)
@@ -691,6 +707,7 @@ Test(webhook, sigterm_lets_the_request_in_flight_finish)
 	cr_assert(strstr(b.resp.body.ptr, "false_positive"), "%s", b.resp.body.ptr);
 	http_resp_free(&b.resp);
 	cr_assert_eq(waitpid(r.pid, &status, 0), r.pid);
+	track(r.pid, 0);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
 	r.pid = 0;
 	MHD_stop_daemon(d);
