@@ -629,3 +629,32 @@ Test(e2e, workload_identity_with_a_github_actions_id_token)
 	free(bad_tok);
 	free(bad_body);
 }
+
+Test(e2e, logging_in_again_revokes_the_previous_session)
+{
+	login_via_cli();
+	cr_assert_eq(db_count("SELECT count(*) FROM refresh_token_families"), 1);
+	login_via_cli();
+	cr_assert_eq(db_count("SELECT count(*) FROM refresh_token_families"), 2);
+	cr_assert_eq(db_count("SELECT count(*) FROM refresh_token_families WHERE revoked_at IS NOT NULL"), 1,
+	             "the replaced login's refresh token no longer works at the server");
+}
+
+Test(e2e, verbose_login_logs_requests_but_no_secret)
+{
+	bg b;
+	const char *code;
+	bg_start(&b,
+	         (const char *[]){"auth", "login", "--verbose", "--server", S.url, "--credential-store", "file",
+	                          "--no-browser", NULL},
+	         NULL);
+	code = bg_user_code(&b);
+	cr_assert_eq(srv_admin(&S, NULL, "device", "approve", code, "--user", "alice"), 0);
+	cr_assert_eq(bg_wait(&b), 0, "%s", b.err.ptr);
+	cr_assert(strstr(b.err.ptr, "> POST "), "%s", b.err.ptr);
+	cr_assert(strstr(b.err.ptr, "/oauth/token"), "%s", b.err.ptr);
+	cr_assert(strstr(b.err.ptr, "Authorization: Bearer [redacted]"), "the /me call after login: %s", b.err.ptr);
+	cr_assert_null(strstr(b.err.ptr, "eyJ"), "no token: %s", b.err.ptr);
+	cr_assert_null(strstr(b.err.ptr, "device_code="), "no request body: %s", b.err.ptr);
+	bs_buf_free(&b.err);
+}
