@@ -242,6 +242,7 @@ out:
 	pthread_mutex_lock(&j->mu);
 	bs_findings_move(&j->found, &local);
 	pthread_mutex_unlock(&j->mu);
+	bs_findings_free(&local); /* empty now: frees the worker's array */
 	bs_git_pack_reader_free(reader);
 	bs_scan_ctx_free(ctx);
 	git_odb_free(odb);
