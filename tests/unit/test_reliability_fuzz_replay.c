@@ -3,9 +3,16 @@
  * normal build and under ASan/UBSan. A target aborts on a broken invariant, which fails the test.
  * The targets are compiled in here with their entry points renamed (fuzz/fuzz.h). */
 #include <criterion/criterion.h>
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <dirent.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -28,6 +35,12 @@
 #undef BS_FUZZ_ENTRY
 #define BS_FUZZ_ENTRY fuzz_auth_one
 #include "fuzz/fuzz_auth.c"
+#undef BS_FUZZ_ENTRY
+#define BS_FUZZ_ENTRY fuzz_revoke_one
+#include "fuzz/fuzz_revoke.c"
+#undef BS_FUZZ_ENTRY
+#define BS_FUZZ_ENTRY fuzz_webhook_one
+#include "fuzz/fuzz_webhook.c"
 #undef BS_FUZZ_ENTRY
 
 #include "common/fs.h"
@@ -94,4 +107,14 @@ Test(reliability_fuzz_replay, config_and_baseline)
 Test(reliability_fuzz_replay, auth_server_replies_jwt_and_stored_login)
 {
 	replay(fuzz_auth_one, "fuzz_auth");
+}
+
+Test(reliability_fuzz_replay, issuer_check_and_revoke_replies_and_webhook_keys)
+{
+	replay(fuzz_revoke_one, "fuzz_revoke");
+}
+
+Test(reliability_fuzz_replay, webhook_request_path, .timeout = 120)
+{
+	replay(fuzz_webhook_one, "fuzz_webhook");
 }
