@@ -228,6 +228,10 @@ Test(reliability_inputs, a_two_gigabyte_file_is_scanned_in_bounded_memory, .time
 	free(dir);
 }
 
+/* Invalid UTF-8 (a lone continuation, a surrogate), NUL and control bytes, a terminal escape. */
+#define BAD1 "\xff\xfe\xc3(\x00\xed\xa0\x80 abc "
+#define BAD2 "\xe2\x82\x00\x01zz\x1b[31m "
+
 Test(reliability_inputs, a_ten_megabyte_line_with_invalid_utf8_and_nul_bytes, .timeout = 300)
 {
 	char *dir = bs_test_mkdtemp();
@@ -238,10 +242,10 @@ Test(reliability_inputs, a_ten_megabyte_line_with_invalid_utf8_and_nul_bytes, .t
 	const char *lt;
 	bs_test_make_bst_token(tok);
 	while (big.len < (5u << 20))
-		bs_buf_add(&big, "\xff\xfe\xc3(\x00\xed\xa0\x80 abc ", 15);
+		bs_buf_add(&big, BAD1, sizeof(BAD1) - 1);
 	bs_buf_addf(&big, " %s ", tok);
 	while (big.len < (10u << 20))
-		bs_buf_add(&big, "\xe2\x82\x00\x01zz\x1b[31m ", 13);
+		bs_buf_add(&big, BAD2, sizeof(BAD2) - 1);
 	bs_test_write_file(dir, "line.bin", big.ptr, big.len);
 	cr_assert_eq(run_measured(dir, (const char *[]){ "scan", "--format", "json", "line.bin", NULL }, &rss, &out), 1);
 	arr = cJSON_Parse(out.ptr);
