@@ -592,3 +592,52 @@ Test(git_history, file_url_is_mirrored_then_fetched)
 	free(repo);
 	free(cache);
 }
+
+Test(git_history, submodules_only_when_asked_and_checked_out)
+{
+	char *sub = fx_repo_new(), *top = fx_repo_new(), *tok = fx_token(), *work = bs_test_mkdtemp();
+	bs_buf c = BS_BUF_INIT, clone = BS_BUF_INIT;
+	err_log log = { BS_BUF_INIT, 0 };
+	bs_findings fs = BS_FINDINGS_INIT;
+	bs_git_opts o;
+	bs_error err = BS_ERROR_INIT;
+
+	bs_buf_addf(&c, "%s\n", tok);
+	fx_commit_file(sub, "inner.txt", c.ptr, "sub");
+	fx_commit_file(top, "README", "top\n", "top");
+	FX_GIT(top, "-c", "protocol.file.allow=always", "submodule", "add", "-q", sub, "vendor/sub");
+	fx_commit_file(top, NULL, NULL, "add submodule");
+
+	fs = scan(top, &log);
+	cr_assert_eq(fs.len, 0, "the submodule is not scanned unless asked");
+	bs_findings_free(&fs);
+
+	memset(&o, 0, sizeof(o));
+	o.repository = "top";
+	o.recurse_submodules = 1;
+	o.on_error = on_error;
+	o.ud = &log;
+	cr_assert_eq(bs_git_scan_history(scanner, top, &o, &fs, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(log.count, 0, "%s", log.text.ptr);
+	cr_assert_eq(fs.len, 1);
+	cr_assert_str_eq(fs.items[0]->git->repository, "top/vendor/sub");
+	cr_assert_str_eq(fs.items[0]->path, "inner.txt");
+	bs_findings_free(&fs);
+
+	/* A clone whose submodule is not checked out: nothing to scan there, and no error. */
+	bs_buf_addf(&clone, "%s/clone", work);
+	FX_GIT(work, "clone", "-q", top, clone.ptr);
+	cr_assert_eq(bs_git_scan_history(scanner, clone.ptr, &o, &fs, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fs.len, 0);
+	cr_assert_eq(log.count, 0, "%s", log.text.ptr);
+	bs_findings_free(&fs);
+	free(tok);
+	bs_buf_free(&c);
+	bs_buf_free(&clone);
+	bs_test_rmtree(sub);
+	bs_test_rmtree(top);
+	bs_test_rmtree(work);
+	free(sub);
+	free(top);
+	free(work);
+}
