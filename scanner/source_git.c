@@ -242,6 +242,7 @@ out:
 	pthread_mutex_lock(&j->mu);
 	bs_findings_move(&j->found, &local);
 	pthread_mutex_unlock(&j->mu);
+	bs_findings_free(&local);
 	bs_git_pack_reader_free(reader);
 	bs_scan_ctx_free(ctx);
 	git_odb_free(odb);
@@ -439,29 +440,34 @@ typedef struct sub_list {
 	size_t n, cap;
 } sub_list;
 
-static int on_submodule(git_submodule *sm, const char *name, void *payload)
+static int on_tree_entry(const char *root, const git_tree_entry *e, void *payload)
 {
 	sub_list *l = payload;
+	if (git_tree_entry_filemode(e) != GIT_FILEMODE_COMMIT)
+		return 0;
 	BS_ARRAY_GROW(l->paths, l->cap, l->n + 1);
-	l->paths[l->n++] = bs_xstrdup(git_submodule_path(sm));
+	l->paths[l->n++] = bs_xasprintf("%s%s", root, git_tree_entry_name(e));
 	return 0;
 }
 
+/* Submodules are the gitlinks of HEAD's tree; one is scanned when its work tree holds a repository (it is
+ * checked out). We read the tree rather than git_submodule_foreach, which leaks in libgit2 1.5 (its config regex). */
 static void scan_submodules(history_run *r, bs_findings *out, bs_git_stats *stats)
 {
 	sub_list l = { NULL, 0, 0 };
-	if (git_repository_is_bare(r->repo) || git_submodule_foreach(r->repo, on_submodule, &l) < 0)
+	git_object *head = NULL;
+	const char *workdir = git_repository_workdir(r->repo);
+	if (!workdir || git_revparse_single(&head, r->repo, "HEAD^{tree}") < 0)
 		goto out;
+	git_tree_walk((git_tree *)head, GIT_TREEWALK_PRE, on_tree_entry, &l);
 	for (size_t i = 0; i < l.n; i++) {
-		git_submodule *sm = NULL;
 		git_repository *sub = NULL;
 		bs_git_opts o = *r->opts;
 		bs_git_stats st = { 0 };
 		bs_error err = BS_ERROR_INIT;
-		char *label;
-		/* Only checked-out submodules: their objects are here; others would need a fetch. */
-		if (git_submodule_lookup(&sm, r->repo, l.paths[i]) < 0 || git_submodule_open(&sub, sm) < 0) {
-			git_submodule_free(sm);
+		char *label, *dir = bs_xasprintf("%s%s", workdir, l.paths[i]);
+		if (git_repository_open_ext(&sub, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+			free(dir);
 			continue;
 		}
 		label = bs_xasprintf("%s/%s", r->label, l.paths[i]);
@@ -475,10 +481,11 @@ static void scan_submodules(history_run *r, bs_findings *out, bs_git_stats *stat
 			stats->errors += st.errors;
 		}
 		free(label);
+		free(dir);
 		git_repository_free(sub);
-		git_submodule_free(sm);
 	}
 out:
+	git_object_free(head);
 	for (size_t i = 0; i < l.n; i++)
 		free(l.paths[i]);
 	free(l.paths);

@@ -139,6 +139,7 @@ int bs_git_mirror(char **path_out, const char *url, const char *cache_dir, bs_er
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	git_fetch_options fo;
+	git_remote_create_options ro;
 	char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
 	git_strarray refspecs = { specs, 2 };
 	cred_state cs = { 0 };
@@ -162,7 +163,12 @@ int bs_git_mirror(char **path_out, const char *url, const char *cache_dir, bs_er
 			goto out;
 		}
 	}
-	if (git_remote_create_anonymous(&remote, repo, url) < 0) {
+	/* Exactly the URL given: url.insteadOf rewriting is skipped (it also leaks in libgit2 1.5, whose config
+	 * regex match data is never freed). */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
 		rc = bs_git_error(err, BS_ERR_USAGE, display);
 		goto out;
 	}
