@@ -101,6 +101,7 @@ Test(git_cli, full_history_json_has_provenance_and_exit_codes)
 	cr_assert_eq(bool_field(f, "in_head"), 0);
 	cr_assert_eq(bool_field(f, "reachable"), 1);
 	cr_assert_null(strstr(p.out.ptr, tok), "the raw secret is not printed");
+	cr_assert_eq(p.err.len, 0, "no progress line when stderr is not a terminal: %s", p.err.ptr);
 	cJSON_Delete(a);
 	bs_test_proc_free(&p);
 
@@ -348,4 +349,28 @@ Test(git_cli, usage_errors_exit_2)
 	cr_assert_eq(p.status, 0);
 	cr_assert_not_null(strstr(p.out.ptr, "--range"));
 	bs_test_proc_free(&p);
+}
+
+Test(git_cli, progress_line_only_on_a_terminal_and_not_quiet)
+{
+	char *repo = fx_repo_new();
+	bs_buf cmd = BS_BUF_INIT;
+	bs_test_proc p;
+	const char *argv[] = { "/usr/bin/script", "-qec", NULL, "/dev/null", NULL };
+	fx_commit_file(repo, "README", "clean\n", "first");
+	/* script(1) gives the command a terminal; its output is what the terminal showed. */
+	bs_buf_addf(&cmd, "%s git -f json -o /dev/null %s", BSTSCAN_BIN, repo);
+	argv[2] = cmd.ptr;
+	cr_assert_eq(bs_test_run(&p, argv, NULL, NULL, NULL, 0, 60), 0);
+	cr_assert_eq(p.status, 0, "%s", p.out.ptr);
+	cr_assert_not_null(strstr(p.out.ptr, "objects"), "progress on a terminal: %s", p.out.ptr);
+	bs_test_proc_free(&p);
+	bs_buf_addf(&cmd, " --quiet");
+	argv[2] = cmd.ptr;
+	cr_assert_eq(bs_test_run(&p, argv, NULL, NULL, NULL, 0, 60), 0);
+	cr_assert_null(strstr(p.out.ptr, "objects"), "--quiet: %s", p.out.ptr);
+	bs_test_proc_free(&p);
+	bs_buf_free(&cmd);
+	bs_test_rmtree(repo);
+	free(repo);
 }
