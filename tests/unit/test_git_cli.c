@@ -374,3 +374,43 @@ Test(git_cli, progress_line_only_on_a_terminal_and_not_quiet)
 	bs_test_rmtree(repo);
 	free(repo);
 }
+
+/* Peak RSS in KB of bstscan git on repo, from /usr/bin/time; checks one finding came out. */
+static long peak_rss_kb(const char *repo)
+{
+	bs_test_proc p;
+	const char *argv[] = { "/usr/bin/time", "-f", "RSS=%M", BSTSCAN_BIN, "git", "-q", "-f", "jsonl", repo, NULL };
+	const char *rss;
+	long kb;
+	cr_assert_eq(bs_test_run(&p, argv, NULL, NULL, NULL, 0, 120), 0);
+	cr_assert_eq(p.status, 1, "%s", p.err.ptr);
+	cr_assert_not_null(strstr(p.out.ptr, "big.log"));
+	rss = strstr(p.err.ptr, "RSS=");
+	cr_assert_not_null(rss, "%s", p.err.ptr);
+	kb = strtol(rss + 4, NULL, 10);
+	bs_test_proc_free(&p);
+	return kb;
+}
+
+Test(git_cli, fifty_megabyte_blob_is_streamed_in_bounded_memory)
+{
+	char *repo = fx_repo_new(), *tok = fx_token(), *path = bs_xasprintf("%s/big.log", repo);
+	FILE *f = fopen(path, "w");
+	size_t written = 0;
+	long kb;
+	cr_assert_not_null(f);
+	for (unsigned i = 0; written < (size_t)50 * 1024 * 1024; i++)
+		written += (size_t)fprintf(f, "%08u some log line that does not hold anything of interest\n", i);
+	fprintf(f, "late: %s\n", tok);
+	fclose(f);
+	fx_commit_file(repo, NULL, NULL, "big");
+	kb = peak_rss_kb(repo);
+	cr_assert_lt(kb, 40 * 1024, "loose: peak RSS %ld KB holds the 50 MB blob", kb);
+	FX_GIT(repo, "gc", "-q");
+	kb = peak_rss_kb(repo);
+	cr_assert_lt(kb, 40 * 1024, "packed: peak RSS %ld KB holds the 50 MB blob", kb);
+	free(path);
+	free(tok);
+	bs_test_rmtree(repo);
+	free(repo);
+}
