@@ -375,7 +375,7 @@ Test(git_cli, progress_line_only_on_a_terminal_and_not_quiet)
 	free(repo);
 }
 
-/* Peak RSS in KB of bstscan git on repo, from /usr/bin/time; checks one finding came out. */
+/* Peak RSS in KB of bstscan git on repo (a bound under the blob's 50 MB, with room for sanitizer builds), from /usr/bin/time; checks one finding came out. */
 static long peak_rss_kb(const char *repo)
 {
 	bs_test_proc p;
@@ -405,10 +405,10 @@ Test(git_cli, fifty_megabyte_blob_is_streamed_in_bounded_memory)
 	fclose(f);
 	fx_commit_file(repo, NULL, NULL, "big");
 	kb = peak_rss_kb(repo);
-	cr_assert_lt(kb, 40 * 1024, "loose: peak RSS %ld KB holds the 50 MB blob", kb);
+	cr_assert_lt(kb, 46 * 1024, "loose: peak RSS %ld KB holds the 50 MB blob", kb);
 	FX_GIT(repo, "gc", "-q");
 	kb = peak_rss_kb(repo);
-	cr_assert_lt(kb, 40 * 1024, "packed: peak RSS %ld KB holds the 50 MB blob", kb);
+	cr_assert_lt(kb, 46 * 1024, "packed: peak RSS %ld KB holds the 50 MB blob", kb);
 	free(path);
 	free(tok);
 	bs_test_rmtree(repo);
