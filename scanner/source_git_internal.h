@@ -156,6 +156,11 @@ typedef struct bs_git_walk_cb {
 	void *ud;
 } bs_git_walk_cb;
 
+/* Orders n commits parents-first (Kahn's algorithm; among ready commits the oldest, then by id). The parents of
+ * commit i are parents[pstart[i] .. pstart[i+1]) as indexes (BS_GIT_NONE: not in the set). Returns n indexes
+ * (heap array, the caller frees it). */
+uint32_t *bs_git_topo_sort(const bs_git_commit_node *nodes, size_t n, const size_t *pstart, const uint32_t *parents);
+
 /* Walks every commit reachable from any ref, HEAD and every stash entry; with extra_commits (commits no ref reaches,
  * from bs_git_objects_list) also those, marked unreachable. */
 int bs_git_history_walk(bs_git_history *h, git_repository *repo, const git_oid *extra_commits, size_t n_extra,

@@ -211,46 +211,30 @@ static uint32_t heap_pop(heap *hp)
 	return top;
 }
 
-/* Returns the commits' indexes parents-first. */
-static uint32_t *topo_order(walk_state *w)
+uint32_t *bs_git_topo_sort(const bs_git_commit_node *nodes, size_t n, const size_t *pstart, const uint32_t *parents)
 {
-	bs_git_history *h = w->h;
-	size_t n = h->n_commits;
 	uint32_t *indeg = bs_xcalloc(n + 1, sizeof(uint32_t));
 	size_t *child_start = bs_xcalloc(n + 2, sizeof(size_t));
-	uint32_t *children = bs_xcalloc(w->n_parents + 1, sizeof(uint32_t));
+	size_t *fill = bs_xcalloc(n + 1, sizeof(size_t));
+	uint32_t *children = bs_xcalloc(pstart[n] + 1, sizeof(uint32_t));
 	uint32_t *order = bs_xcalloc(n + 1, sizeof(uint32_t));
 	size_t n_order = 0;
-	heap hp = { NULL, 0, 0, h->commits };
+	heap hp = { NULL, 0, 0, nodes };
 
-	/* Resolve parent ids to indexes; count in-degrees and children. */
-	for (size_t i = 0; i < n; i++) {
-		for (size_t k = w->parent_start[i]; k < w->parent_start[i + 1]; k++) {
-			uint64_t pi;
-			if (!bs_oidmap_get(&h->commit_index, &w->parents[k], &pi) || pi == BS_GIT_NO_COMMIT) {
-				w->parents[k] = (git_oid){ { 0 } };
-				continue;
+	if (!n)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = pstart[i]; k < pstart[i + 1]; k++)
+			if (parents[k] != BS_GIT_NONE) {
+				indeg[i]++;
+				child_start[parents[k] + 1]++;
 			}
-			if (k == w->parent_start[i])
-				h->commits[i].first_parent = (uint32_t)pi;
-			indeg[i]++;
-			child_start[pi + 1]++;
-		}
-	}
 	for (size_t i = 0; i < n; i++)
 		child_start[i + 1] += child_start[i];
-	{
-		size_t *fill = bs_xcalloc(n + 1, sizeof(size_t));
-		for (size_t i = 0; i < n; i++) {
-			for (size_t k = w->parent_start[i]; k < w->parent_start[i + 1]; k++) {
-				uint64_t pi;
-				if (git_oid_is_zero(&w->parents[k]) || !bs_oidmap_get(&h->commit_index, &w->parents[k], &pi))
-					continue;
-				children[child_start[pi] + fill[pi]++] = (uint32_t)i;
-			}
-		}
-		free(fill);
-	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = pstart[i]; k < pstart[i + 1]; k++)
+			if (parents[k] != BS_GIT_NONE)
+				children[child_start[parents[k]] + fill[parents[k]]++] = (uint32_t)i;
 	for (size_t i = 0; i < n; i++)
 		if (!indeg[i])
 			heap_push(&hp, (uint32_t)i);
@@ -261,10 +245,37 @@ static uint32_t *topo_order(walk_state *w)
 			if (--indeg[children[k]] == 0)
 				heap_push(&hp, children[k]);
 	}
+out:
 	free(hp.v);
 	free(indeg);
 	free(child_start);
+	free(fill);
 	free(children);
+	return order;
+}
+
+/* Returns the commits' indexes parents-first. */
+static uint32_t *topo_order(walk_state *w)
+{
+	bs_git_history *h = w->h;
+	uint32_t *pidx = bs_xcalloc(w->n_parents + 1, sizeof(uint32_t)), *order;
+	if (!h->n_commits) {
+		free(pidx);
+		return bs_xcalloc(1, sizeof(uint32_t));
+	}
+	for (size_t i = 0; i < h->n_commits; i++) {
+		for (size_t k = w->parent_start[i]; k < w->parent_start[i + 1]; k++) {
+			uint64_t pi;
+			pidx[k] = BS_GIT_NONE;
+			if (bs_oidmap_get(&h->commit_index, &w->parents[k], &pi) && pi != BS_GIT_NO_COMMIT) {
+				pidx[k] = (uint32_t)pi;
+				if (k == w->parent_start[i])
+					h->commits[i].first_parent = (uint32_t)pi;
+			}
+		}
+	}
+	order = bs_git_topo_sort(h->commits, h->n_commits, w->parent_start, pidx);
+	free(pidx);
 	return order;
 }
 

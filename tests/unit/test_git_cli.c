@@ -414,3 +414,81 @@ Test(git_cli, fifty_megabyte_blob_is_streamed_in_bounded_memory)
 	bs_test_rmtree(repo);
 	free(repo);
 }
+
+Test(git_cli, range_through_a_merge_reports_only_what_the_merge_added)
+{
+	char *repo = fx_repo_new(), *upstream_tok = fx_token(), *evil = fx_token(), *merge;
+	bs_buf b = BS_BUF_INIT;
+	bs_test_proc p;
+	cJSON *a;
+
+	fx_commit_file(repo, "README", "base\n", "base");
+	FX_GIT(repo, "checkout", "-q", "-b", "feature");
+	fx_commit_file(repo, "feature.txt", "clean work\n", "feature work");
+	FX_GIT(repo, "checkout", "-q", "main");
+	write_tok_file(repo, "upstream.env", "", upstream_tok, "");
+	fx_commit_file(repo, NULL, NULL, "upstream already has this token");
+	FX_GIT(repo, "checkout", "-q", "feature");
+	/* Merge main into the branch, and slip a new token into the merge itself. */
+	FX_GIT(repo, "merge", "-q", "--no-ff", "--no-commit", "main");
+	bs_buf_addf(&b, "clean work\nEVIL=%s\n", evil);
+	bs_test_write_str(repo, "feature.txt", b.ptr);
+	FX_GIT(repo, "add", "-A");
+	FX_GIT(repo, "commit", "-q", "-m", "merge main");
+	merge = fx_rev(repo, "HEAD");
+
+	FX_BSTSCAN(&p, repo, NULL, "git", "-f", "json", "--range", "main..feature");
+	cr_assert_eq(p.status, 1, "%s", p.err.ptr);
+	a = parse_report(&p);
+	cr_assert_eq(cJSON_GetArraySize(a), 1, "%s", p.out.ptr);
+	cr_assert_null(by_token(a, upstream_tok), "what main already had is not the branch's doing");
+	cr_assert_not_null(by_token(a, evil));
+	cr_assert_str_eq(str_field(by_token(a, evil), "commit"), merge);
+	cr_assert_eq(num_field(by_token(a, evil), "line"), 2);
+	cJSON_Delete(a);
+	bs_test_proc_free(&p);
+	free(merge);
+	free(upstream_tok);
+	free(evil);
+	bs_buf_free(&b);
+	bs_test_rmtree(repo);
+	free(repo);
+}
+
+Test(git_cli, range_on_a_shallow_clone)
+{
+	char *repo = fx_repo_new(), *work = bs_test_mkdtemp(), *tok = fx_token(), *old = fx_token();
+	bs_buf url = BS_BUF_INIT, clone = BS_BUF_INIT;
+	bs_test_proc p;
+	cJSON *a;
+
+	write_tok_file(repo, "old.env", "", old, "");
+	fx_commit_file(repo, NULL, NULL, "old");
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "f%d.txt", i);
+		fx_commit_file(repo, name, "x\n", "filler");
+	}
+	write_tok_file(repo, "new.env", "", tok, "");
+	fx_commit_file(repo, NULL, NULL, "new token");
+	bs_buf_addf(&url, "file://%s", repo);
+	bs_buf_addf(&clone, "%s/shallow", work);
+	FX_GIT(work, "clone", "-q", "--depth", "3", url.ptr, clone.ptr);
+
+	/* libgit2's own revision walk fails on the missing parents; ours treats the boundary as a root. */
+	FX_BSTSCAN(&p, clone.ptr, NULL, "git", "-f", "json", "--range", "HEAD~1..HEAD");
+	cr_assert_eq(p.status, 1, "%s", p.err.ptr);
+	a = parse_report(&p);
+	cr_assert_eq(cJSON_GetArraySize(a), 1);
+	cr_assert_not_null(by_token(a, tok));
+	cJSON_Delete(a);
+	bs_test_proc_free(&p);
+	free(tok);
+	free(old);
+	bs_buf_free(&url);
+	bs_buf_free(&clone);
+	bs_test_rmtree(repo);
+	bs_test_rmtree(work);
+	free(repo);
+	free(work);
+}
