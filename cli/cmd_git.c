@@ -14,6 +14,7 @@
 
 enum { OPT_ALL_OBJECTS = 2000, OPT_RANGE, OPT_SINCE, OPT_PRE_PUSH, OPT_RECURSE, OPT_EXCLUDE_REMOTES };
 
+/* clang-format off */
 static const char usage[] =
 	"usage: bstscan git [options] [REPO|URL...]\n"
 	"       bstscan git [options] --range A..B [REPO]\n"
@@ -38,6 +39,7 @@ static const char usage[] =
 	"                          <remote ref> <remote sha>) from standard input and scan\n"
 	"                          exactly the commits being pushed (a new branch: those on\n"
 	"                          no remote-tracking ref; deletions are skipped)\n";
+/* clang-format on */
 
 typedef struct git_cli {
 	cli_scan_opts *o;
@@ -63,8 +65,8 @@ static void on_progress(void *ud, const bs_git_progress *p)
 	git_cli *g = ud;
 	double secs = p->elapsed_ms > 0 ? (double)p->elapsed_ms / 1000.0 : 0.001;
 	fprintf(stderr, "\r\033[K%s: %llu/%llu objects, %.1f MB/s, %llu commits, %llu findings", g->repo,
-		(unsigned long long)p->objects_done, (unsigned long long)p->objects_total,
-		(double)p->bytes_done / 1e6 / secs, (unsigned long long)p->commits, (unsigned long long)p->findings);
+	        (unsigned long long)p->objects_done, (unsigned long long)p->objects_total,
+	        (double)p->bytes_done / 1e6 / secs, (unsigned long long)p->commits, (unsigned long long)p->findings);
 	g->progress_shown = 1;
 }
 
@@ -84,7 +86,7 @@ static int read_pre_push(bs_git_range *r, char ***include, char ***exclude, size
 		if (sscanf(line, "%1023s %127s %1023s %127s", lref, lsha, rref, rsha) != 4)
 			continue;
 		if (is_zero_sha(lsha))
-			continue;   /* a deletion pushes no commit */
+			continue; /* a deletion pushes no commit */
 		BS_ARRAY_GROW(*include, cap_i, *n_inc + 1);
 		(*include)[(*n_inc)++] = bs_xstrdup(lsha);
 		if (is_zero_sha(rsha)) {
@@ -111,25 +113,25 @@ static char *cache_dir(void)
 int cmd_git(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		CLI_SCAN_LONG_OPTIONS,
-		{ "all-objects", no_argument, NULL, OPT_ALL_OBJECTS },
-		{ "range", required_argument, NULL, OPT_RANGE },
-		{ "since-commit", required_argument, NULL, OPT_SINCE },
-		{ "pre-push", no_argument, NULL, OPT_PRE_PUSH },
-		{ "recurse-submodules", no_argument, NULL, OPT_RECURSE },
-		{ "exclude-remote-refs", no_argument, NULL, OPT_EXCLUDE_REMOTES },
-		{ NULL, 0, NULL, 0 },
+	    CLI_SCAN_LONG_OPTIONS,
+	    {"all-objects", no_argument, NULL, OPT_ALL_OBJECTS},
+	    {"range", required_argument, NULL, OPT_RANGE},
+	    {"since-commit", required_argument, NULL, OPT_SINCE},
+	    {"pre-push", no_argument, NULL, OPT_PRE_PUSH},
+	    {"recurse-submodules", no_argument, NULL, OPT_RECURSE},
+	    {"exclude-remote-refs", no_argument, NULL, OPT_EXCLUDE_REMOTES},
+	    {NULL, 0, NULL, 0},
 	};
 	cli_scan_opts o;
 	cli_scan_env env;
 	bs_git_opts go;
-	bs_git_range range = { 0 };
-	git_cli g = { 0 };
+	bs_git_range range = {0};
+	git_cli g = {0};
 	const char *range_spec = NULL, *since = NULL;
 	char **include = NULL, **exclude = NULL, *since_spec = NULL;
 	size_t n_inc = 0, n_exc = 0;
 	int c, rc, pre_push = 0, failed = 0, n_repos;
-	const char *const dot[] = { "." };
+	const char *const dot[] = {"."};
 	const char *const *repos;
 
 	cli_scan_opts_init(&o, "git");
@@ -226,7 +228,8 @@ int cmd_git(int argc, char **argv)
 		g.repo = repos[0];
 		go.repository = repos[0];
 		go.index_file = NULL;
-		if (range.n_include && bs_git_scan_range(env.scanner, repos[0], &range, &go, &env.findings, NULL, &err) < 0) {
+		if (range.n_include &&
+		    bs_git_scan_range(env.scanner, repos[0], &range, &go, &env.findings, NULL, &err) < 0) {
 			cli_fatal(&err);
 			failed = 1;
 		}

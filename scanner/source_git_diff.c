@@ -32,7 +32,7 @@ static void report(const bs_git_opts *o, const char *what, const char *why)
 
 /* Gives findings [from, end) of out their provenance, blob and in_head. */
 static void attach(bs_findings *out, size_t from, const bs_git_provenance *prov, const git_oid *blob,
-		   git_repository *repo, git_tree *head_tree)
+                   git_repository *repo, git_tree *head_tree)
 {
 	char hex[GIT_OID_HEXSZ + 1];
 	if (!prov)
@@ -69,10 +69,10 @@ static void drop_old_secrets(bs_findings *out, size_t from, git_repository *repo
 }
 
 static int scan_binary(bs_scan_ctx *ctx, git_repository *repo, const git_diff_delta *d, const bs_git_opts *opts,
-		       bs_findings *out, bs_git_stats *stats)
+                       bs_findings *out, bs_git_stats *stats)
 {
 	git_blob *b = NULL;
-	bs_scan_input in = { 0 };
+	bs_scan_input in = {0};
 	bs_error err = BS_ERROR_INIT;
 	size_t before = out->len;
 	if (git_blob_lookup(&b, repo, &d->new_file.id) < 0) {
@@ -100,19 +100,20 @@ static void run_close(added_run *r, bs_findings *out)
 }
 
 int bs_git_scan_diff_added(bs_scan_ctx *ctx, git_repository *repo, git_diff *diff, const bs_git_provenance *prov,
-			   git_tree *head_tree, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats,
-			   bs_error *err)
+                           git_tree *head_tree, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats,
+                           bs_error *err)
 {
 	size_t n = git_diff_num_deltas(diff);
 	for (size_t i = 0; i < n; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		git_patch *patch = NULL;
-		added_run run = { ctx, 0, 0 };
+		added_run run = {ctx, 0, 0};
 		size_t before = out->len;
 		bs_error e2 = BS_ERROR_INIT;
 
-		if (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_UNMODIFIED || d->status == GIT_DELTA_IGNORED ||
-		    d->new_file.mode == GIT_FILEMODE_COMMIT || d->new_file.mode == GIT_FILEMODE_UNREADABLE)
+		if (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_UNMODIFIED ||
+		    d->status == GIT_DELTA_IGNORED || d->new_file.mode == GIT_FILEMODE_COMMIT ||
+		    d->new_file.mode == GIT_FILEMODE_UNREADABLE)
 			continue;
 		if (git_patch_from_diff(&patch, diff, i) < 0) {
 			report(opts, d->new_file.path, "cannot diff");
@@ -131,11 +132,12 @@ int bs_git_scan_diff_added(bs_scan_ctx *ctx, git_repository *repo, git_diff *dif
 					    line->origin != GIT_DIFF_LINE_ADDITION || line->new_lineno <= 0)
 						continue;
 					if (!run.open || (size_t)line->new_lineno != run.next_line) {
-						bs_scan_input in = { 0 };
+						bs_scan_input in = {0};
 						run_close(&run, out);
 						in.path = d->new_file.path;
 						in.first_line = (uint64_t)line->new_lineno;
-						in.base_offset = line->content_offset >= 0 ? (uint64_t)line->content_offset : 0;
+						in.base_offset =
+						    line->content_offset >= 0 ? (uint64_t)line->content_offset : 0;
 						bs_scan_begin(ctx, &in);
 						run.open = 1;
 						if (stats)
@@ -174,8 +176,8 @@ static void drop_merged_secrets(bs_findings *out, size_t from, git_repository *r
 			if (git_commit_parent(&p, c, k) == 0 && git_commit_tree(&t, p) == 0 &&
 			    git_tree_entry_bypath(&e, t, f->path) == 0 && git_tree_entry_type(e) == GIT_OBJECT_BLOB &&
 			    git_blob_lookup(&b, repo, git_tree_entry_id(e)) == 0)
-				seen = memmem(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), f->secret, f->secret_len) !=
-				       NULL;
+				seen = memmem(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), f->secret,
+				              f->secret_len) != NULL;
 			git_blob_free(b);
 			git_tree_entry_free(e);
 			git_tree_free(t);
@@ -190,11 +192,10 @@ static void drop_merged_secrets(bs_findings *out, size_t from, git_repository *r
 	out->len = w;
 }
 
-static void scan_commit_message(bs_scan_ctx *ctx, const git_commit *c, const bs_git_provenance *prov,
-				bs_findings *out)
+static void scan_commit_message(bs_scan_ctx *ctx, const git_commit *c, const bs_git_provenance *prov, bs_findings *out)
 {
 	const char *msg = git_commit_message(c);
-	bs_scan_input in = { 0 };
+	bs_scan_input in = {0};
 	bs_error err = BS_ERROR_INIT;
 	size_t before = out->len;
 	if (!msg || !*msg)
@@ -267,9 +268,9 @@ typedef struct range_walk {
 	size_t cap_pf, cap_pc;
 	git_oid *parents;
 	size_t n_par, cap_par;
-	uint32_t *heap;          /* max-heap by commit time */
+	uint32_t *heap; /* max-heap by commit time */
 	size_t n_heap, cap_heap;
-	size_t n_interesting;    /* interesting commits in the heap */
+	size_t n_interesting; /* interesting commits in the heap */
 	uint32_t *stack;
 	size_t n_stack, cap_stack;
 } range_walk;
@@ -421,7 +422,8 @@ static int range_collect(range_walk *w, const bs_git_range *range, uint32_t **or
 			const char *to = dots + 2;
 			if (*to == '.') {
 				free(from);
-				return bs_error_set(err, BS_ERR_USAGE, "%s: A...B ranges are not supported (use A..B)", spec);
+				return bs_error_set(err, BS_ERR_USAGE, "%s: A...B ranges are not supported (use A..B)",
+				                    spec);
 			}
 			rc = range_add(w, *from ? from : "HEAD", 1, err);
 			free(from);
@@ -487,8 +489,9 @@ static int range_collect(range_walk *w, const bs_git_range *range, uint32_t **or
 	for (size_t c = 0; c < n_cand; c++)
 		for (size_t k = 0; k < w->par_count[cand[c]]; k++) {
 			uint64_t v;
-			pidx[pstart[c] + k] = bs_oidmap_get(&cidx, &w->parents[w->par_first[cand[c]] + k], &v) ? (uint32_t)v
-														 : BS_GIT_NONE;
+			pidx[pstart[c] + k] = bs_oidmap_get(&cidx, &w->parents[w->par_first[cand[c]] + k], &v)
+			                          ? (uint32_t)v
+			                          : BS_GIT_NONE;
 		}
 	local = bs_git_topo_sort(cnodes, n_cand, pstart, pidx);
 	for (size_t c = 0; c < n_cand; c++)
@@ -517,7 +520,7 @@ static void range_free(range_walk *w)
 }
 
 int bs_git_scan_range(bs_scanner *s, const char *path, const bs_git_range *range, const bs_git_opts *opts,
-		      bs_findings *out, bs_git_stats *stats, bs_error *err)
+                      bs_findings *out, bs_git_stats *stats, bs_error *err)
 {
 	git_repository *repo = NULL;
 	git_object *head = NULL;
@@ -600,8 +603,8 @@ out:
 	return rc;
 }
 
-int bs_git_scan_staged(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out,
-		       bs_git_stats *stats, bs_error *err)
+int bs_git_scan_staged(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats,
+                       bs_error *err)
 {
 	git_repository *repo = NULL;
 	git_index *index = NULL;
@@ -621,7 +624,7 @@ int bs_git_scan_staged(bs_scanner *s, const char *path, const bs_git_opts *opts,
 	}
 	/* `git commit -a` and `git commit PATH` run the hook on a temporary index: scan that one. */
 	if (opts->index_file && *opts->index_file ? git_index_open(&index, opts->index_file) < 0
-						  : git_repository_index(&index, repo) < 0) {
+	                                          : git_repository_index(&index, repo) < 0) {
 		rc = bs_git_error(err, BS_ERR_IO, "cannot read the index");
 		goto out;
 	}

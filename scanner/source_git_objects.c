@@ -154,7 +154,7 @@ static void resolve(bs_git_pack *p, uint32_t i, int depth)
 	e->type = GIT_OBJECT_INVALID;
 	e->root = BS_GIT_NONE;
 	if (e->state == 1 || depth > DELTA_DEPTH_MAX)
-		return;   /* a delta cycle: corrupt pack */
+		return; /* a delta cycle: corrupt pack */
 	e->state = 1;
 	if (e->kind >= GIT_OBJECT_COMMIT && e->kind <= GIT_OBJECT_TAG) {
 		e->type = e->kind;

@@ -27,7 +27,7 @@ typedef struct walk_state {
 	/* Parents of each loaded commit, as ids (resolved to indexes once all are loaded). */
 	git_oid *parents;
 	size_t n_parents, cap_parents;
-	size_t *parent_start;   /* per commit: first index into parents; parent_start[n] = end */
+	size_t *parent_start; /* per commit: first index into parents; parent_start[n] = end */
 	size_t cap_start;
 	git_oid *stack;
 	size_t n_stack, cap_stack;
@@ -219,7 +219,7 @@ uint32_t *bs_git_topo_sort(const bs_git_commit_node *nodes, size_t n, const size
 	uint32_t *children = bs_xcalloc(pstart[n] + 1, sizeof(uint32_t));
 	uint32_t *order = bs_xcalloc(n + 1, sizeof(uint32_t));
 	size_t n_order = 0;
-	heap hp = { NULL, 0, 0, nodes };
+	heap hp = {NULL, 0, 0, nodes};
 
 	if (!n)
 		goto out;
@@ -302,7 +302,7 @@ static void diff_trees(walk_state *w, const git_oid *old_id, const git_oid *new_
 		return;
 	}
 	if (old_id && git_tree_lookup(&old_tree, w->repo, old_id) < 0)
-		old_tree = NULL;   /* reported when its own commit was walked */
+		old_tree = NULL; /* reported when its own commit was walked */
 	n = git_tree_entrycount(new_tree);
 	for (size_t i = 0; i < n; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(new_tree, i);
@@ -319,7 +319,8 @@ static void diff_trees(walk_state *w, const git_oid *old_id, const git_oid *new_
 			bs_buf_adds(path, git_tree_entry_name(e));
 			add_origin(w->h, eid, commit, path->ptr);
 		} else if (t == GIT_OBJECT_TREE) {
-			const git_oid *oid_old = oe && git_tree_entry_type(oe) == GIT_OBJECT_TREE ? git_tree_entry_id(oe) : NULL;
+			const git_oid *oid_old =
+			    oe && git_tree_entry_type(oe) == GIT_OBJECT_TREE ? git_tree_entry_id(oe) : NULL;
 			bs_buf_truncate(path, base);
 			bs_buf_adds(path, git_tree_entry_name(e));
 			bs_buf_addch(path, '/');
@@ -333,7 +334,7 @@ static void diff_trees(walk_state *w, const git_oid *old_id, const git_oid *new_
 }
 
 int bs_git_history_walk(bs_git_history *h, git_repository *repo, const git_oid *extra_commits, size_t n_extra,
-			const bs_git_walk_cb *cb, bs_error *err)
+                        const bs_git_walk_cb *cb, bs_error *err)
 {
 	walk_state w;
 	uint32_t *order;
@@ -468,7 +469,7 @@ void bs_git_provenance_free(bs_git_provenance *p)
 }
 
 int bs_git_in_head(git_repository *repo, git_tree *head_tree, const char *path, const char *blob_hex,
-		   const bs_finding *f)
+                   const bs_finding *f)
 {
 	git_tree_entry *e = NULL;
 	git_blob *b = NULL;
@@ -483,7 +484,8 @@ int bs_git_in_head(git_repository *repo, git_tree *head_tree, const char *path, 
 			in = 1;
 		} else if (f->secret && f->secret_len && git_blob_lookup(&b, repo, git_tree_entry_id(e)) == 0) {
 			/* The file changed since, but the token may still be in it. */
-			in = memmem(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), f->secret, f->secret_len) != NULL;
+			in = memmem(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), f->secret, f->secret_len) !=
+			     NULL;
 			git_blob_free(b);
 		}
 	}

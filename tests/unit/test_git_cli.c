@@ -227,7 +227,7 @@ Test(git_cli, corrupt_object_is_named_on_stderr)
 {
 	char *repo = fx_repo_new(), *good = fx_token(), *id;
 	bs_buf obj = BS_BUF_INIT;
-	const char *args[] = { "rev-parse", "HEAD:other.txt", NULL };
+	const char *args[] = {"rev-parse", "HEAD:other.txt", NULL};
 	bs_test_proc p;
 	int fd;
 
@@ -310,7 +310,7 @@ Test(git_cli, pre_push_scans_exactly_the_pushed_commits)
 	branch_sha = fx_rev(px.work, "HEAD");
 	bs_buf_reset(&lines);
 	bs_buf_addf(&lines, "refs/heads/feature %s refs/heads/feature %s\n(delete) %s refs/heads/gone %s\n", branch_sha,
-		    zero, zero, remote_sha);
+	            zero, zero, remote_sha);
 	FX_BSTSCAN(&p, px.work, lines.ptr, "git", "--pre-push", "-f", "json");
 	cr_assert_eq(p.status, 1, "%s", p.err.ptr);
 	a = parse_report(&p);
@@ -356,7 +356,7 @@ Test(git_cli, progress_line_only_on_a_terminal_and_not_quiet)
 	char *repo = fx_repo_new();
 	bs_buf cmd = BS_BUF_INIT;
 	bs_test_proc p;
-	const char *argv[] = { "/usr/bin/script", "-qec", NULL, "/dev/null", NULL };
+	const char *argv[] = {"/usr/bin/script", "-qec", NULL, "/dev/null", NULL};
 	fx_commit_file(repo, "README", "clean\n", "first");
 	/* script(1) gives the command a terminal; its output is what the terminal showed. */
 	bs_buf_addf(&cmd, "%s git -f json -o /dev/null %s", BSTSCAN_BIN, repo);
@@ -375,11 +375,12 @@ Test(git_cli, progress_line_only_on_a_terminal_and_not_quiet)
 	free(repo);
 }
 
-/* Peak RSS in KB of bstscan git on repo (a bound under the blob's 50 MB, with room for sanitizer builds), from /usr/bin/time; checks one finding came out. */
+/* Peak RSS in KB of bstscan git on repo (a bound under the blob's 50 MB, with room for sanitizer builds), from
+ * /usr/bin/time; checks one finding came out. */
 static long peak_rss_kb(const char *repo)
 {
 	bs_test_proc p;
-	const char *argv[] = { "/usr/bin/time", "-f", "RSS=%M", BSTSCAN_BIN, "git", "-q", "-f", "jsonl", repo, NULL };
+	const char *argv[] = {"/usr/bin/time", "-f", "RSS=%M", BSTSCAN_BIN, "git", "-q", "-f", "jsonl", repo, NULL};
 	const char *rss;
 	long kb;
 	cr_assert_eq(bs_test_run(&p, argv, NULL, NULL, NULL, 0, 120), 0);

@@ -87,7 +87,7 @@ Test(git_history, token_added_then_deleted_is_attributed_to_the_adding_commit)
 {
 	char *repo = fx_repo_new(), *tok = fx_token(), *adding;
 	bs_buf content = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 	const bs_finding *f;
 
@@ -128,7 +128,7 @@ Test(git_history, token_still_in_head_is_marked_in_head_and_found_once)
 {
 	char *repo = fx_repo_new(), *tok = fx_token(), *first;
 	bs_buf a = BS_BUF_INIT, b = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	bs_buf_addf(&a, "key = \"%s\"\n", tok);
@@ -162,7 +162,7 @@ Test(git_history, token_only_on_a_tag_and_in_messages)
 {
 	char *repo = fx_repo_new(), *t1 = fx_token(), *t2 = fx_token(), *t3 = fx_token(), *tagged;
 	bs_buf content = BS_BUF_INIT, msg = BS_BUF_INIT, tagmsg = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 	const bs_finding *f;
 
@@ -211,7 +211,7 @@ Test(git_history, renamed_file_keeps_its_original_path_and_commit)
 {
 	char *repo = fx_repo_new(), *tok = fx_token(), *adding;
 	bs_buf content = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	bs_buf_addf(&content, "x\n%s\n", tok);
@@ -237,7 +237,7 @@ Test(git_history, token_introduced_by_a_merge_commit)
 {
 	char *repo = fx_repo_new(), *tok = fx_token(), *merge, *branch_tok = fx_token(), *branch_commit;
 	bs_buf content = BS_BUF_INIT, bc = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 	const bs_finding *f;
 
@@ -290,7 +290,7 @@ static void assert_same_findings(const bs_findings *a, const bs_findings *b)
 Test(git_history, packed_and_loose_give_the_same_findings_whatever_jobs)
 {
 	char *repo = fx_repo_new();
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings loose, packed, single;
 	char *toks[12];
 
@@ -327,7 +327,7 @@ Test(git_history, empty_repository_and_unborn_branch)
 {
 	char *repo = fx_repo_new(), *tok = fx_token();
 	bs_buf c = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs = scan(repo, &log);
 	cr_assert_eq(fs.len, 0);
 	cr_assert_eq(log.count, 0);
@@ -371,7 +371,7 @@ static void write_big_blob(const char *repo, const char *tok)
 Test(git_history, fifty_megabyte_blob_loose_and_packed)
 {
 	char *repo = fx_repo_new(), *tok = fx_token();
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	write_big_blob(repo, tok);
@@ -397,9 +397,9 @@ Test(git_history, corrupt_loose_object_is_reported_and_the_scan_goes_on)
 {
 	char *repo = fx_repo_new(), *good = fx_token(), *bad = fx_token(), *bad_id;
 	bs_buf c1 = BS_BUF_INIT, c2 = BS_BUF_INIT, obj = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
-	const char *args[] = { "rev-parse", "HEAD:bad.txt", NULL };
+	const char *args[] = {"rev-parse", "HEAD:bad.txt", NULL};
 	int fd;
 
 	bs_buf_addf(&c1, "%s\n", good);
@@ -436,7 +436,7 @@ Test(git_history, shallow_clone_and_bare_repository)
 {
 	char *repo = fx_repo_new(), *old = fx_token(), *cur = fx_token(), *work = bs_test_mkdtemp();
 	bs_buf c = BS_BUF_INIT, url = BS_BUF_INIT, shallow = BS_BUF_INIT, bare = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	bs_buf_addf(&c, "%s\n", old);
@@ -484,7 +484,7 @@ Test(git_history, stash_entries_and_unreachable_objects)
 {
 	char *repo = fx_repo_new(), *s1 = fx_token(), *s2 = fx_token(), *dangling = fx_token();
 	bs_buf c = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 	const bs_finding *f;
 
@@ -495,7 +495,7 @@ Test(git_history, stash_entries_and_unreachable_objects)
 	bs_buf_reset(&c);
 	bs_buf_addf(&c, "%s\n", s2);
 	bs_test_write_str(repo, "README", c.ptr);
-	FX_GIT(repo, "stash", "-q");  /* s1 is now only in the stash's reflog */
+	FX_GIT(repo, "stash", "-q"); /* s1 is now only in the stash's reflog */
 	bs_buf_reset(&c);
 	bs_buf_addf(&c, "%s\n", dangling);
 	fx_commit_file(repo, "d.txt", c.ptr, "soon dangling");
@@ -562,7 +562,7 @@ Test(git_history, file_url_is_mirrored_then_fetched)
 	char *p1 = NULL, *p2 = NULL;
 	bs_buf url = BS_BUF_INIT, c = BS_BUF_INIT;
 	bs_error err = BS_ERROR_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	bs_buf_addf(&c, "%s\n", t1);
@@ -597,7 +597,7 @@ Test(git_history, submodules_only_when_asked_and_checked_out)
 {
 	char *sub = fx_repo_new(), *top = fx_repo_new(), *tok = fx_token(), *work = bs_test_mkdtemp();
 	bs_buf c = BS_BUF_INIT, clone = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs = BS_FINDINGS_INIT;
 	bs_git_opts o;
 	bs_error err = BS_ERROR_INIT;

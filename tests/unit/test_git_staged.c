@@ -114,7 +114,10 @@ Test(git_staged, binary_file_allow_marker_and_unborn_branch)
 
 	/* A binary file (NUL bytes) and an allowed line. */
 	bs_buf_reset(&b);
-	bs_buf_add(&b, "\x7f" "ELF\0\0\0\x01", 8);
+	bs_buf_add(&b,
+	           "\x7f"
+	           "ELF\0\0\0\x01",
+	           8);
 	bs_buf_addf(&b, "%s", tb);
 	bs_buf_add(&b, "\0\0\xff", 3);
 	bs_test_write_file(repo, "blob.bin", b.ptr, b.len);
@@ -134,7 +137,10 @@ Test(git_staged, binary_file_allow_marker_and_unborn_branch)
 
 	/* Editing the binary file elsewhere does not report its old token again. */
 	bs_buf_reset(&b);
-	bs_buf_add(&b, "\x7f" "ELF\0\0\0\x02", 8);
+	bs_buf_add(&b,
+	           "\x7f"
+	           "ELF\0\0\0\x02",
+	           8);
 	bs_buf_addf(&b, "%s", tb);
 	bs_buf_add(&b, "\0\0\xfe", 3);
 	bs_test_write_file(repo, "blob.bin", b.ptr, b.len);
