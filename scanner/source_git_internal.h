@@ -4,7 +4,8 @@
  *   source_git_pack.c      reading packed objects: inflate, deltas, a per-family base cache
  *   source_git_walk.c      the commit graph, topological order, and the first (commit, path) of every blob
  *   source_git.c           the full-history scan: worker threads, attribution, messages
- *   source_git_diff.c      added lines of a diff: range scans and the staged scan
+ *   source_git_diff.c      added lines of a diff, and range scans (our own rev-list walk)
+ *   source_git_staged.c    the staged scan: our own index reader against HEAD's tree, libgit2 as the fallback
  *   source_git_remote.c    clone URLs into the cache and fetch them
  *
  * None of these is thread-safe unless it says so; a libgit2 handle belongs to one thread.
@@ -175,6 +176,16 @@ void bs_git_provenance_free(bs_git_provenance *p);
 /* 1 when HEAD's tree holds path with blob id, or a blob there contains the secret: the token is still in HEAD. */
 int bs_git_in_head(git_repository *repo, git_tree *head_tree, const char *path, const char *blob_hex,
                    const bs_finding *f);
+
+/* Shared by the diff-based scans (source_git_diff.c, source_git_staged.c). */
+void bs_git_report(const bs_git_opts *o, const char *what, const char *why);
+void bs_git_diff_options(git_diff_options *o); /* no context lines: only what changed */
+int bs_git_find_renames(git_diff *diff);
+/* Opens the repository holding path (searching upwards, as git does). */
+int bs_git_open(git_repository **repo, const char *path, bs_error *err);
+/* Scans the added lines of one file's patch (or, binary, its new version less the secrets the old one held). */
+int bs_git_scan_patch_added(bs_scan_ctx *ctx, git_repository *repo, git_patch *patch, const bs_git_provenance *prov,
+                            git_tree *head_tree, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats);
 
 /* Scans the added lines of every delta of diff (see bs_git_scan_range). prov (may be NULL) is copied into each
  * finding, with blob and in_head filled per finding when head_tree is given. */

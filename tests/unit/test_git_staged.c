@@ -182,3 +182,49 @@ Test(git_staged, renamed_file_is_not_reported_again_and_bare_is_an_error)
 	free(repo);
 	free(bare);
 }
+
+/* The index is read by our own reader (versions 2 to 4) and, when it holds something that reader leaves to
+ * libgit2 (an intent-to-add entry here), by libgit2: both give the same answer. */
+Test(git_staged, index_versions_and_the_libgit2_fallback)
+{
+	char *repo = fx_repo_new(), *old = fx_token(), *tok = fx_token();
+	bs_buf b = BS_BUF_INIT;
+	const char *versions[] = {"2", "3", "4"};
+	bs_test_proc p;
+	cJSON *a;
+
+	bs_buf_addf(&b, "keep=%s\n", old);
+	fx_commit_file(repo, "dir/a.env", b.ptr, "base");
+	for (int i = 0; i < 30; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "dir/sub%d/file%d.txt", i % 4, i);
+		bs_test_write_str(repo, name, "filler\n");
+	}
+	fx_commit_file(repo, NULL, NULL, "more files");
+	bs_buf_reset(&b);
+	bs_buf_addf(&b, "keep=%s\nadded=%s\n", old, tok);
+	bs_test_write_str(repo, "dir/a.env", b.ptr);
+	bs_test_write_str(repo, "dir/sub1/new.txt", "new file\n");
+	FX_GIT(repo, "add", "-A");
+	for (int v = 0; v < 3; v++) {
+		FX_GIT(repo, "update-index", "--index-version", versions[v]);
+		a = run_staged(repo, 1, &p);
+		cr_assert_eq(cJSON_GetArraySize(a), 1, "index v%s: %s", versions[v], p.out.ptr);
+		cr_assert_not_null(by_token(a, tok));
+		cr_assert_eq(num(by_token(a, tok), "line"), 2);
+		cJSON_Delete(a);
+		bs_test_proc_free(&p);
+	}
+	bs_test_write_str(repo, "later.txt", "intent to add\n");
+	FX_GIT(repo, "add", "-N", "later.txt");
+	a = run_staged(repo, 1, &p);
+	cr_assert_eq(cJSON_GetArraySize(a), 1, "through libgit2: %s", p.out.ptr);
+	cr_assert_not_null(by_token(a, tok));
+	cJSON_Delete(a);
+	bs_test_proc_free(&p);
+	free(old);
+	free(tok);
+	bs_buf_free(&b);
+	bs_test_rmtree(repo);
+	free(repo);
+}
