@@ -41,11 +41,11 @@
 int bs_auth_resolve_server(char **out, const char *flag_value, bs_error *err);
 
 typedef enum bs_auth_source {
-	BS_AUTH_SOURCE_NONE = 0,  /* nothing: not logged in */
-	BS_AUTH_SOURCE_ENV,       /* BSTSCAN_TOKEN */
-	BS_AUTH_SOURCE_WORKLOAD,  /* CI workload identity (token exchange) */
-	BS_AUTH_SOURCE_KEYCHAIN,  /* stored login, Secret Service */
-	BS_AUTH_SOURCE_FILE       /* stored login, credentials file */
+	BS_AUTH_SOURCE_NONE = 0, /* nothing: not logged in */
+	BS_AUTH_SOURCE_ENV,      /* BSTSCAN_TOKEN */
+	BS_AUTH_SOURCE_WORKLOAD, /* CI workload identity (token exchange) */
+	BS_AUTH_SOURCE_KEYCHAIN, /* stored login, Secret Service */
+	BS_AUTH_SOURCE_FILE      /* stored login, credentials file */
 } bs_auth_source;
 
 /* The name a user knows the source by: "BSTSCAN_TOKEN", "workload identity", "keychain",
@@ -61,7 +61,9 @@ typedef struct bs_auth_options {
 	int workload;                /* 1: use workload identity even without BSTSCAN_OIDC=1 */
 	const char *oidc_env;        /* variable holding the ID token (GitLab CI); NULL: $BSTSCAN_OIDC_ENV */
 	const char *oidc_token_file; /* file holding the ID token; NULL: $BSTSCAN_OIDC_TOKEN_FILE */
-	const char *oidc_audience;   /* NULL: $BSTSCAN_OIDC_AUDIENCE, else the server URL */
+	const char *oidc_audience;   /* audience asked of the CI provider for the ID token (what the server's
+	                              * trust policy expects); NULL: $BSTSCAN_OIDC_AUDIENCE, else the server URL.
+	                              * The exchange itself always asks for a token for the server URL. */
 	const char *scope;           /* scope asked for in a token exchange; may be NULL */
 	bs_http *http;               /* borrowed client; NULL: the session creates one with defaults */
 } bs_auth_options;
@@ -114,6 +116,6 @@ int bs_auth_session_logout(bs_auth_session *s, int *revoked, bs_error *revoke_er
 /* Workload identity, exposed for tests and `auth login --oidc`: fetches a fresh CI ID token into
  * out (the caller wipes it). */
 int bs_auth_fetch_ci_id_token(bs_buf *out, bs_http *h, const char *oidc_env, const char *token_file,
-			      const char *audience, bs_error *err);
+                              const char *audience, bs_error *err);
 
 #endif

@@ -33,7 +33,8 @@ int bs_http_new(bs_http **out, const bs_http_options *opts, bs_error *err)
 	*out = NULL;
 	pthread_once(&curl_once, curl_init_once);
 	if (curl_init_rc != CURLE_OK)
-		return bs_error_set(err, BS_ERR_INTERNAL, "cannot initialise libcurl: %s", curl_easy_strerror(curl_init_rc));
+		return bs_error_set(err, BS_ERR_INTERNAL, "cannot initialise libcurl: %s",
+		                    curl_easy_strerror(curl_init_rc));
 	h = bs_xcalloc(1, sizeof(*h));
 	if (opts)
 		h->o = *opts;
@@ -150,7 +151,7 @@ int bs_http_check_url(const char *url, bs_error *err)
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
 		rc = bs_error_set(err, BS_ERR_USAGE, "'%s' is not a valid URL (expected https://host[:port][/path])",
-				  disp.ptr);
+		                  disp.ptr);
 		goto out;
 	}
 	/* Credentials in a URL would end up in logs and process listings. */
@@ -162,10 +163,11 @@ int bs_http_check_url(const char *url, bs_error *err)
 		goto out;
 	if (!strcasecmp(scheme, "http")) {
 		if (!bs_http_host_is_loopback(host))
-			rc = bs_error_set(err, BS_ERR_USAGE,
-					  "refusing plain http:// to %s: credentials would travel unencrypted; use https:// "
-					  "(http:// is allowed only for loopback addresses)",
-					  host);
+			rc = bs_error_set(
+			    err, BS_ERR_USAGE,
+			    "refusing plain http:// to %s: credentials would travel unencrypted; use https:// "
+			    "(http:// is allowed only for loopback addresses)",
+			    host);
 		goto out;
 	}
 	rc = bs_error_set(err, BS_ERR_USAGE, "unsupported URL scheme '%s' in %s (use https://)", scheme, disp.ptr);
@@ -274,9 +276,9 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
 		const char *name;
 		size_t off;
 	} wanted[] = {
-		{ "content-type", offsetof(bs_http_response, content_type) },
-		{ "retry-after", offsetof(bs_http_response, retry_after) },
-		{ "www-authenticate", offsetof(bs_http_response, www_authenticate) },
+	    {"content-type", offsetof(bs_http_response, content_type)},
+	    {"retry-after", offsetof(bs_http_response, retry_after)},
+	    {"www-authenticate", offsetof(bs_http_response, www_authenticate)},
 	};
 	/* A new status line starts a new header block (after 100 Continue): forget the old one. */
 	if (n > 5 && !strncmp(data, "HTTP/", 5)) {
@@ -312,7 +314,7 @@ static int wait_ms(bs_http *h, long ms)
 {
 	while (ms > 0) {
 		long step = ms < 100 ? ms : 100;
-		struct timespec ts = { step / 1000, (step % 1000) * 1000000L };
+		struct timespec ts = {step / 1000, (step % 1000) * 1000000L};
 		if (h->o.cancel && h->o.cancel(h->o.cancel_ctx))
 			return 1;
 		nanosleep(&ts, NULL);
@@ -374,7 +376,7 @@ int bs_http_send(bs_http *h, bs_http_response *resp, const bs_http_request *req,
 	bs_buf disp = BS_BUF_INIT, auth = BS_BUF_INIT, ct = BS_BUF_INIT;
 	char errbuf[CURL_ERROR_SIZE];
 	struct curl_slist *hdrs = NULL;
-	struct xfer x = { h, resp, 0 };
+	struct xfer x = {h, resp, 0};
 	int rc = 0;
 
 	memset(resp, 0, sizeof(*resp));
@@ -422,6 +424,10 @@ int bs_http_send(bs_http *h, bs_http_response *resp, const bs_http_request *req,
 		curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
 		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)h->o.max_body_bytes);
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+		/* curl silently re-sends a request once when a reused connection turns out closed; for a
+		 * call that must not run twice (a refresh grant) only a fresh connection rules that out. */
+		if (req->retry != BS_HTTP_RETRY_IDEMPOTENT && strcmp(method, "GET") != 0)
+			curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
 		if (req->body) {
 			curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body);
 			curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -460,14 +466,14 @@ int bs_http_send(bs_http *h, bs_http_response *resp, const bs_http_request *req,
 				goto out;
 			}
 			if (x.too_big || cc == CURLE_FILESIZE_EXCEEDED) {
-				rc = bs_error_set(err, BS_ERR_LIMIT, "answer from %s is larger than %zu bytes", disp.ptr,
-						  h->o.max_body_bytes);
+				rc = bs_error_set(err, BS_ERR_LIMIT, "answer from %s is larger than %zu bytes",
+				                  disp.ptr, h->o.max_body_bytes);
 				goto out;
 			}
 			logf_(h, "< no answer: %s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
 			if (attempt >= h->o.max_retries || !transport_retryable(cc, req->retry)) {
 				rc = bs_error_set(err, BS_ERR_NET, "cannot reach %s: %s", disp.ptr,
-						  errbuf[0] ? errbuf : curl_easy_strerror(cc));
+				                  errbuf[0] ? errbuf : curl_easy_strerror(cc));
 				goto out;
 			}
 			wait = backoff_ms(h, attempt);
@@ -488,22 +494,22 @@ out:
 }
 
 int bs_http_get(bs_http *h, bs_http_response *resp, const char *url, const char *bearer, bs_http_retry retry,
-		bs_error *err)
+                bs_error *err)
 {
-	bs_http_request r = { "GET", url, bearer, NULL, NULL, 0, retry };
+	bs_http_request r = {"GET", url, bearer, NULL, NULL, 0, retry};
 	return bs_http_send(h, resp, &r, err);
 }
 
 int bs_http_post_form(bs_http *h, bs_http_response *resp, const char *url, const bs_buf *form, const char *bearer,
-		      bs_http_retry retry, bs_error *err)
+                      bs_http_retry retry, bs_error *err)
 {
-	bs_http_request r = { "POST", url, bearer, "application/x-www-form-urlencoded", form->ptr, form->len, retry };
+	bs_http_request r = {"POST", url, bearer, "application/x-www-form-urlencoded", form->ptr, form->len, retry};
 	return bs_http_send(h, resp, &r, err);
 }
 
 int bs_http_post_json(bs_http *h, bs_http_response *resp, const char *url, const char *json, const char *bearer,
-		      bs_http_retry retry, bs_error *err)
+                      bs_http_retry retry, bs_error *err)
 {
-	bs_http_request r = { "POST", url, bearer, "application/json", json, strlen(json), retry };
+	bs_http_request r = {"POST", url, bearer, "application/json", json, strlen(json), retry};
 	return bs_http_send(h, resp, &r, err);
 }

@@ -33,13 +33,13 @@ typedef void (*bs_http_log_fn)(void *ctx, const char *line);
 typedef int (*bs_http_cancel_fn)(void *ctx);
 
 typedef struct bs_http_options {
-	long connect_timeout_ms;  /* 0: 10 s */
-	long timeout_ms;          /* whole transfer; 0: 30 s */
-	int max_retries;          /* extra attempts for retryable calls; 0: 3; negative: none */
-	long retry_base_ms;       /* first backoff delay before jitter; 0: 500 ms */
-	long max_retry_wait_ms;   /* cap for one wait, Retry-After included; 0: 30 s */
-	size_t max_body_bytes;    /* 0: 8 MiB */
-	bs_http_log_fn log;       /* verbose mode when non-NULL */
+	long connect_timeout_ms; /* 0: 10 s */
+	long timeout_ms;         /* whole transfer; 0: 30 s */
+	int max_retries;         /* extra attempts for retryable calls; 0: 3; negative: none */
+	long retry_base_ms;      /* first backoff delay before jitter; 0: 500 ms */
+	long max_retry_wait_ms;  /* cap for one wait, Retry-After included; 0: 30 s */
+	size_t max_body_bytes;   /* 0: 8 MiB */
+	bs_http_log_fn log;      /* verbose mode when non-NULL */
 	void *log_ctx;
 	bs_http_cancel_fn cancel; /* may be NULL */
 	void *cancel_ctx;
@@ -49,13 +49,15 @@ typedef struct bs_http_options {
  * repeating the call is harmless (a refresh-token grant is not: the server may have spent the
  * token before a 5xx). */
 typedef enum bs_http_retry {
-	BS_HTTP_RETRY_NONE = 0,   /* one attempt */
-	BS_HTTP_RETRY_UNSENT = 1, /* retry only when the server surely did not act: 429, no connection */
+	BS_HTTP_RETRY_NONE = 0,      /* one attempt */
+	BS_HTTP_RETRY_UNSENT = 1,    /* retry only when the server surely did not act: 429, no connection.
+	                              * NONE and UNSENT non-GET requests also use a fresh connection, so
+	                              * curl never re-sends them on its own. */
 	BS_HTTP_RETRY_IDEMPOTENT = 2 /* also 5xx, timeouts and dropped connections */
 } bs_http_retry;
 
 typedef struct bs_http_request {
-	const char *method;       /* "GET", "POST", "DELETE"...; NULL: GET, or POST with a body */
+	const char *method; /* "GET", "POST", "DELETE"...; NULL: GET, or POST with a body */
 	const char *url;
 	const char *bearer;       /* sent as `Authorization: Bearer ...` when non-NULL; never logged */
 	const char *content_type; /* of body, e.g. "application/x-www-form-urlencoded" */
@@ -65,12 +67,12 @@ typedef struct bs_http_request {
 } bs_http_request;
 
 typedef struct bs_http_response {
-	long status;           /* HTTP status of the last attempt */
-	char *content_type;    /* header values, or NULL when absent; owned by the response */
+	long status;        /* HTTP status of the last attempt */
+	char *content_type; /* header values, or NULL when absent; owned by the response */
 	char *retry_after;
 	char *www_authenticate;
-	bs_buf body;           /* at most max_body_bytes */
-	int attempts;          /* how many requests were sent */
+	bs_buf body;  /* at most max_body_bytes */
+	int attempts; /* how many requests were sent */
 } bs_http_response;
 
 /* A new client; opts may be NULL for the defaults. Free with bs_http_free(). */
@@ -87,11 +89,11 @@ void bs_http_response_free(bs_http_response *resp);
 
 /* Shorthands for the common shapes. form is an application/x-www-form-urlencoded body. */
 int bs_http_get(bs_http *h, bs_http_response *resp, const char *url, const char *bearer, bs_http_retry retry,
-		bs_error *err);
+                bs_error *err);
 int bs_http_post_form(bs_http *h, bs_http_response *resp, const char *url, const bs_buf *form, const char *bearer,
-		      bs_http_retry retry, bs_error *err);
+                      bs_http_retry retry, bs_error *err);
 int bs_http_post_json(bs_http *h, bs_http_response *resp, const char *url, const char *json, const char *bearer,
-		      bs_http_retry retry, bs_error *err);
+                      bs_http_retry retry, bs_error *err);
 
 /* Appends `name=value` (percent-encoded, '&'-separated) to a form body. */
 void bs_http_form_add(bs_buf *form, const char *name, const char *value);

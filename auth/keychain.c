@@ -11,15 +11,20 @@
 
 #define SECRETS_NAME "org.freedesktop.secrets"
 
-static const SecretSchema bs_schema = {
-	"org.bstscan.Credentials",
-	SECRET_SCHEMA_NONE,
-	{
-		{ "server", SECRET_SCHEMA_ATTRIBUTE_STRING },
-		{ NULL, 0 },
-	},
-	0, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-};
+static const SecretSchema bs_schema = {"org.bstscan.Credentials",
+                                       SECRET_SCHEMA_NONE,
+                                       {
+                                           {"server", SECRET_SCHEMA_ATTRIBUTE_STRING},
+                                           {NULL, 0},
+                                       },
+                                       0,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL,
+                                       NULL};
 
 /* A GCancellable that a timer thread cancels after ms: GLib's sync calls honour it, which bounds
  * every D-Bus round trip, including a prompt that nobody will ever answer. */
@@ -82,17 +87,26 @@ static int deadline_stop(deadline *d)
 	return fired;
 }
 
+#define LOCKED_MSG                                                                                                     \
+	"the keychain is locked and could not be unlocked (no password prompt could be shown, or it was "              \
+	"dismissed); unlock it (e.g. log in to the desktop session), or use --credential-store file"
+
 static int keychain_error(bs_error *err, const char *what, GError *e, int fired, int ms)
 {
 	int rc;
-	if (fired)
-		rc = bs_error_set(err, BS_ERR_IO,
-				  "the keychain did not answer within %d ms while %s (is the keyring locked and waiting "
-				  "for a password prompt?); unlock it, or use --credential-store file",
-				  ms, what);
+	if (!fired && e && g_error_matches(e, SECRET_ERROR, SECRET_ERROR_IS_LOCKED))
+		rc = bs_error_set(err, BS_ERR_IO, "%s", LOCKED_MSG);
+	else if (fired)
+		rc =
+		    bs_error_set(err, BS_ERR_IO,
+		                 "the keychain did not answer within %d ms while %s (is the keyring locked and waiting "
+		                 "for a password prompt?); unlock it, or use --credential-store file",
+		                 ms, what);
 	else
-		rc = bs_error_set(err, BS_ERR_IO, "the keychain failed while %s: %s; use --credential-store file "
-				  "to keep credentials in a file instead", what, e && e->message ? e->message : "unknown error");
+		rc = bs_error_set(err, BS_ERR_IO,
+		                  "the keychain failed while %s: %s; use --credential-store file "
+		                  "to keep credentials in a file instead",
+		                  what, e && e->message ? e->message : "unknown error");
 	if (e)
 		g_error_free(e);
 	return rc;
@@ -125,16 +139,18 @@ int bs_keychain_probe(int timeout_ms, bs_buf *why, bs_error *err)
 	bus = g_bus_get_sync(G_BUS_TYPE_SESSION, d.cancel, &e);
 	if (bus) {
 		v = g_dbus_connection_call_sync(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-						"org.freedesktop.DBus", "NameHasOwner", g_variant_new("(s)", SECRETS_NAME),
-						G_VARIANT_TYPE("(b)"), G_DBUS_CALL_FLAGS_NONE, -1, d.cancel, &e);
+		                                "org.freedesktop.DBus", "NameHasOwner",
+		                                g_variant_new("(s)", SECRETS_NAME), G_VARIANT_TYPE("(b)"),
+		                                G_DBUS_CALL_FLAGS_NONE, -1, d.cancel, &e);
 		if (v) {
 			g_variant_get(v, "(b)", &owned);
 			g_variant_unref(v);
 		}
 		if (v && !owned) {
 			v = g_dbus_connection_call_sync(bus, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-							"org.freedesktop.DBus", "ListActivatableNames", NULL,
-							G_VARIANT_TYPE("(as)"), G_DBUS_CALL_FLAGS_NONE, -1, d.cancel, &e);
+			                                "org.freedesktop.DBus", "ListActivatableNames", NULL,
+			                                G_VARIANT_TYPE("(as)"), G_DBUS_CALL_FLAGS_NONE, -1, d.cancel,
+			                                &e);
 			if (v) {
 				GVariantIter *it;
 				const char *name;
@@ -150,7 +166,7 @@ int bs_keychain_probe(int timeout_ms, bs_buf *why, bs_error *err)
 	fired = deadline_stop(&d);
 	if (!bus) {
 		bs_buf_addf(why, "cannot connect to the D-Bus session bus: %s",
-			    fired ? "timed out" : (e && e->message ? e->message : "unknown error"));
+		            fired ? "timed out" : (e && e->message ? e->message : "unknown error"));
 		if (e)
 			g_error_free(e);
 		return 0;
@@ -165,23 +181,76 @@ int bs_keychain_probe(int timeout_ms, bs_buf *why, bs_error *err)
 	return rc;
 }
 
+/* Finds the item with all search flags spelled out, instead of secret_password_lookup(): that one
+ * quietly answers "nothing" when the item is locked and unlocking fails (no prompt possible), which
+ * would pass a locked keyring off as "not logged in". */
+static int lookup(const char *server, bs_buf *out, GCancellable *cancel, GError **e)
+{
+	SecretService *svc;
+	GHashTable *attrs;
+	GList *items, *it;
+	int rc = BS_ERR_NOTFOUND, locked = 0;
+	svc = secret_service_get_sync(SECRET_SERVICE_OPEN_SESSION, cancel, e);
+	if (!svc)
+		return BS_ERR_IO;
+	attrs = secret_attributes_build(&bs_schema, "server", server, NULL);
+	items = secret_service_search_sync(svc, &bs_schema, attrs, SECRET_SEARCH_ALL, cancel, e);
+	g_hash_table_unref(attrs);
+	if (*e) {
+		g_object_unref(svc);
+		return BS_ERR_IO;
+	}
+	for (it = items; it; it = it->next)
+		if (secret_item_get_locked(it->data))
+			locked = 1;
+	if (locked) {
+		GList *unlocked = NULL;
+		secret_service_unlock_sync(svc, items, cancel, &unlocked, e);
+		g_list_free_full(unlocked, g_object_unref);
+		if (*e) {
+			rc = BS_ERR_IO;
+			goto out;
+		}
+	}
+	for (it = items; it && rc == BS_ERR_NOTFOUND; it = it->next) {
+		SecretValue *v;
+		if (secret_item_get_locked(it->data))
+			continue;
+		if (!secret_item_get_secret(it->data) && !secret_item_load_secret_sync(it->data, cancel, e)) {
+			rc = BS_ERR_IO;
+			break;
+		}
+		v = secret_item_get_secret(it->data);
+		if (v) {
+			gsize n;
+			const gchar *p = secret_value_get(v, &n);
+			bs_buf_add(out, p, n);
+			secret_value_unref(v);
+			rc = 0;
+		}
+	}
+	if (rc == BS_ERR_NOTFOUND && locked)
+		rc = 1; /* there is a login, but the keyring stayed locked */
+out:
+	g_list_free_full(items, g_object_unref);
+	g_object_unref(svc);
+	return rc;
+}
+
 int bs_keychain_load(const char *server, bs_buf *out, int timeout_ms, bs_error *err)
 {
 	GError *e = NULL;
-	gchar *secret;
 	deadline d;
-	int fired;
+	int fired, rc;
 	deadline_start(&d, timeout_ms);
-	secret = secret_password_lookup_sync(&bs_schema, d.cancel, &e, "server", server, NULL);
+	rc = lookup(server, out, d.cancel, &e);
 	fired = deadline_stop(&d);
-	if (e || fired) {
-		secret_password_free(secret);
+	if (rc == 1)
+		return bs_error_set(err, BS_ERR_IO, "%s", LOCKED_MSG);
+	if (e || fired || rc == BS_ERR_IO)
 		return keychain_error(err, "reading the stored login", e, fired, d.ms);
-	}
-	if (!secret)
+	if (rc == BS_ERR_NOTFOUND)
 		return bs_error_set(err, BS_ERR_NOTFOUND, "no login for %s in the keychain", server);
-	bs_buf_adds(out, secret);
-	secret_password_free(secret);
 	return 0;
 }
 
@@ -194,7 +263,7 @@ int bs_keychain_store(const char *server, const char *secret, int timeout_ms, bs
 	int fired;
 	deadline_start(&d, timeout_ms);
 	ok = secret_password_store_sync(&bs_schema, SECRET_COLLECTION_DEFAULT, label, secret, d.cancel, &e, "server",
-					server, NULL);
+	                                server, NULL);
 	fired = deadline_stop(&d);
 	g_free(label);
 	if (!ok || e || fired)

@@ -100,8 +100,8 @@ static int unexpected(bs_error *err, const char *what, const char *url, const bs
 	int rc;
 	bs_http_url_for_display(&d, url);
 	rc = bs_error_set(err, BS_ERR_SERVER, "unexpected answer to %s from %s: HTTP %ld, %s%s", what, d.ptr,
-			  resp->status, resp->content_type ? resp->content_type : "no content type",
-			  resp->body.len ? "" : ", empty body");
+	                  resp->status, resp->content_type ? resp->content_type : "no content type",
+	                  resp->body.len ? "" : ", empty body");
 	bs_buf_free(&d);
 	return rc;
 }
@@ -139,7 +139,7 @@ time_t bs_oauth_jwt_exp(const char *jwt)
 
 /* Fills out from a successful token response (RFC 6749 §5.1). */
 static int parse_tokens(bs_oauth_tokens *out, const cJSON *j, const char *requested_scope, const char *what,
-			bs_error *err)
+                        bs_error *err)
 {
 	const char *at = json_str(j, "access_token"), *tt = json_str(j, "token_type");
 	const char *rt = json_str(j, "refresh_token"), *sc = json_str(j, "scope");
@@ -154,7 +154,7 @@ static int parse_tokens(bs_oauth_tokens *out, const cJSON *j, const char *reques
 		bs_buf t = BS_BUF_INIT;
 		bs_oauth_append_server_text(&t, tt);
 		bs_error_set(err, BS_ERR_SERVER, "the server issued a token of type '%s'; bstscan needs a Bearer token",
-			     t.ptr);
+		             t.ptr);
 		bs_buf_free(&t);
 		return err ? err->code : BS_ERR_SERVER;
 	}
@@ -201,7 +201,7 @@ static void rfc8414_url(bs_buf *out, const char *server)
 
 /* 1 found (out filled), 0 not there, <0 error. */
 static int fetch_metadata(bs_oauth_endpoints *out, bs_http *h, const char *url, const char *server,
-			  bs_oauth_discovery kind, bs_error *err)
+                          bs_oauth_discovery kind, bs_error *err)
 {
 	bs_http_response resp;
 	cJSON *j = NULL;
@@ -221,7 +221,7 @@ static int fetch_metadata(bs_oauth_endpoints *out, bs_http *h, const char *url, 
 	tok = json_str(j, "token_endpoint");
 	if (!iss || !tok) {
 		rc = bs_error_set(err, BS_ERR_SERVER, "the discovery document at %s lacks %s", url,
-				  !iss ? "issuer" : "token_endpoint");
+		                  !iss ? "issuer" : "token_endpoint");
 		goto out;
 	}
 	/* RFC 8414 §3.3: metadata naming another issuer must not be used (it may be an impostor's). */
@@ -229,8 +229,8 @@ static int fetch_metadata(bs_oauth_endpoints *out, bs_http *h, const char *url, 
 		bs_buf t = BS_BUF_INIT;
 		bs_oauth_append_server_text(&t, iss);
 		rc = bs_error_set(err, BS_ERR_SERVER,
-				  "the discovery document at %s names issuer '%s', not %s; check the server URL", url,
-				  t.ptr, server);
+		                  "the discovery document at %s names issuer '%s', not %s; check the server URL", url,
+		                  t.ptr, server);
 		bs_buf_free(&t);
 		goto out;
 	}
@@ -286,7 +286,7 @@ static void ui_sleep(const bs_device_ui *ui, long ms)
 	if (ui && ui->sleep_ms) {
 		ui->sleep_ms(ui->ctx, ms);
 	} else {
-		struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+		struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 		nanosleep(&ts, NULL);
 	}
 }
@@ -346,7 +346,7 @@ static void device_code_free(device_code *d)
 }
 
 static int request_device_code(device_code *d, bs_http *h, const char *url, const char *client_id, const char *scope,
-			       bs_error *err)
+                               bs_error *err)
 {
 	bs_buf form = BS_BUF_INIT;
 	bs_http_response resp;
@@ -381,7 +381,9 @@ static int request_device_code(device_code *d, bs_http *h, const char *url, cons
 	vuc = json_str(j, "verification_uri_complete");
 	if (!dc || !*dc || !uc || !*uc || !vu || !*vu) {
 		rc = bs_error_set(err, BS_ERR_SERVER, "malformed device authorization answer: %s missing",
-				  !dc || !*dc ? "device_code" : !uc || !*uc ? "user_code" : "verification_uri");
+		                  !dc || !*dc   ? "device_code"
+		                  : !uc || !*uc ? "user_code"
+		                                : "verification_uri");
 		goto out;
 	}
 	d->device_code = bs_xstrdup(dc);
@@ -401,7 +403,7 @@ out:
 }
 
 int bs_oauth_device_login(bs_oauth_tokens *out, bs_http *h, const bs_oauth_endpoints *ep, const char *client_id,
-			  const char *scope, const bs_device_ui *ui, bs_error *err)
+                          const char *scope, const bs_device_ui *ui, bs_error *err)
 {
 	device_code d;
 	bs_device_prompt prompt;
@@ -413,13 +415,13 @@ int bs_oauth_device_login(bs_oauth_tokens *out, bs_http *h, const bs_oauth_endpo
 	memset(out, 0, sizeof(*out));
 	if (!ep->device_authorization_endpoint)
 		return bs_error_set(err, BS_ERR_UNSUPPORTED,
-				    "the server does not offer the device authorization grant (RFC 8628); "
-				    "use a personal access token in BSTSCAN_TOKEN instead");
+		                    "the server does not offer the device authorization grant (RFC 8628); "
+		                    "use a personal access token in BSTSCAN_TOKEN instead");
 	rc = request_device_code(&d, h, ep->device_authorization_endpoint, client_id, scope, err);
 	if (rc < 0)
 		return rc;
-	prompt = (bs_device_prompt){ d.verification_uri, d.verification_uri_complete, d.user_code, d.expires_in,
-				     d.interval };
+	prompt =
+	    (bs_device_prompt){d.verification_uri, d.verification_uri_complete, d.user_code, d.expires_in, d.interval};
 	if (ui && ui->show)
 		ui->show(ui->ctx, &prompt);
 	deadline = ui_now(ui) + (long long)d.expires_in * 1000;
@@ -443,7 +445,7 @@ int bs_oauth_device_login(bs_oauth_tokens *out, bs_http *h, const bs_oauth_endpo
 		}
 		if (ui_now(ui) >= deadline) {
 			rc = bs_error_set(err, BS_ERR_AUTH,
-					  "the code expired before the login was approved. Run: bstscan auth login");
+			                  "the code expired before the login was approved. Run: bstscan auth login");
 			break;
 		}
 		/* The poll loop does its own pacing: no hidden retries inside bs_http. */
@@ -482,8 +484,9 @@ int bs_oauth_device_login(bs_oauth_tokens *out, bs_http *h, const bs_oauth_endpo
 			} else if (!strcmp(e, "access_denied")) {
 				rc = bs_error_set(err, BS_ERR_AUTH, "the login request was denied");
 			} else if (!strcmp(e, "expired_token")) {
-				rc = bs_error_set(err, BS_ERR_AUTH,
-						  "the code expired before the login was approved. Run: bstscan auth login");
+				rc = bs_error_set(
+				    err, BS_ERR_AUTH,
+				    "the code expired before the login was approved. Run: bstscan auth login");
 			} else {
 				bs_buf m = BS_BUF_INIT;
 				describe_oauth_error(&m, j);
@@ -499,7 +502,7 @@ int bs_oauth_device_login(bs_oauth_tokens *out, bs_http *h, const bs_oauth_endpo
 			if (net_backoff_ms > 60000)
 				net_backoff_ms = 60000;
 			ui_notice(ui, "the server answered HTTP %ld; retrying in %ld s", resp.status,
-				  (interval_ms + net_backoff_ms) / 1000);
+			          (interval_ms + net_backoff_ms) / 1000);
 			rc = 1;
 		} else {
 			rc = unexpected(err, "the device login poll", ep->token_endpoint, &resp);
@@ -521,7 +524,7 @@ int bs_oauth_device_login(bs_oauth_tokens *out, bs_http *h, const bs_oauth_endpo
 /* Posts a token request and interprets the answer: invalid_grant is BS_ERR_AUTH, any other
  * refusal or a malformed answer BS_ERR_SERVER. */
 static int token_request(bs_oauth_tokens *out, bs_http *h, const char *url, const bs_buf *form, const char *scope,
-			 const char *what, bs_error *err)
+                         const char *what, bs_error *err)
 {
 	bs_http_response resp;
 	cJSON *j = NULL;
@@ -538,7 +541,7 @@ static int token_request(bs_oauth_tokens *out, bs_http *h, const char *url, cons
 		bs_buf m = BS_BUF_INIT;
 		describe_oauth_error(&m, j);
 		rc = bs_error_set(err, !strcmp(e, "invalid_grant") ? BS_ERR_AUTH : BS_ERR_SERVER,
-				  "the server refused %s: %s", what, m.ptr);
+		                  "the server refused %s: %s", what, m.ptr);
 		bs_buf_free(&m);
 		goto out;
 	}
@@ -554,7 +557,7 @@ out:
 }
 
 int bs_oauth_refresh(bs_oauth_tokens *out, bs_http *h, const char *token_endpoint, const char *client_id,
-		     const char *refresh_token, bs_error *err)
+                     const char *refresh_token, bs_error *err)
 {
 	bs_buf form = BS_BUF_INIT;
 	int rc;
@@ -567,7 +570,7 @@ int bs_oauth_refresh(bs_oauth_tokens *out, bs_http *h, const char *token_endpoin
 }
 
 int bs_oauth_token_exchange(bs_oauth_tokens *out, bs_http *h, const char *token_endpoint, const char *client_id,
-			    const char *subject_token, const char *audience, const char *scope, bs_error *err)
+                            const char *subject_token, const char *audience, const char *scope, bs_error *err)
 {
 	bs_buf form = BS_BUF_INIT;
 	int rc;
@@ -586,8 +589,8 @@ int bs_oauth_token_exchange(bs_oauth_tokens *out, bs_http *h, const char *token_
 		/* RFC 8693 §2.2.1: issued_token_type is required; anything else is not usable as a bearer. */
 		bs_buf t = BS_BUF_INIT;
 		bs_oauth_append_server_text(&t, out->issued_token_type ? out->issued_token_type : "(none)");
-		rc = bs_error_set(err, BS_ERR_SERVER, "the token exchange issued a token of type %s, not an access token",
-				  t.ptr);
+		rc = bs_error_set(err, BS_ERR_SERVER,
+		                  "the token exchange issued a token of type %s, not an access token", t.ptr);
 		bs_buf_free(&t);
 		bs_oauth_tokens_free(out);
 	}
@@ -595,7 +598,7 @@ int bs_oauth_token_exchange(bs_oauth_tokens *out, bs_http *h, const char *token_
 }
 
 int bs_oauth_revoke(bs_http *h, const char *revocation_endpoint, const char *client_id, const char *token,
-		    const char *hint, bs_error *err)
+                    const char *hint, bs_error *err)
 {
 	bs_buf form = BS_BUF_INIT;
 	bs_http_response resp;

@@ -33,7 +33,7 @@ typedef struct bs_oauth_endpoints {
 	char *issuer;                        /* NULL with the default paths */
 	char *device_authorization_endpoint; /* NULL when the server advertises none */
 	char *token_endpoint;
-	char *revocation_endpoint;           /* NULL when the server advertises none */
+	char *revocation_endpoint; /* NULL when the server advertises none */
 	bs_oauth_discovery source;
 } bs_oauth_endpoints;
 
@@ -80,23 +80,23 @@ void bs_oauth_endpoints_free(bs_oauth_endpoints *ep);
  * approves (0, tokens in out), denies (BS_ERR_AUTH), the code expires (BS_ERR_AUTH), the server
  * answers another error (BS_ERR_SERVER) or the user cancels (BS_ERR_CANCELLED). scope may be NULL. */
 int bs_oauth_device_login(bs_oauth_tokens *out, bs_http *h, const bs_oauth_endpoints *ep, const char *client_id,
-			  const char *scope, const bs_device_ui *ui, bs_error *err);
+                          const char *scope, const bs_device_ui *ui, bs_error *err);
 
 /* Spends refresh_token once (never retried after the server may have acted on it). Returns
  * BS_ERR_AUTH only when the server answered invalid_grant (the login is over); BS_ERR_NET or
  * BS_ERR_SERVER for answers that say nothing about the token's validity. */
 int bs_oauth_refresh(bs_oauth_tokens *out, bs_http *h, const char *token_endpoint, const char *client_id,
-		     const char *refresh_token, bs_error *err);
+                     const char *refresh_token, bs_error *err);
 
 /* RFC 8693: exchanges an ID token for an access token; checks issued_token_type. audience and
  * scope may be NULL. BS_ERR_AUTH when the server refuses the ID token (invalid_grant...). */
 int bs_oauth_token_exchange(bs_oauth_tokens *out, bs_http *h, const char *token_endpoint, const char *client_id,
-			    const char *subject_token, const char *audience, const char *scope, bs_error *err);
+                            const char *subject_token, const char *audience, const char *scope, bs_error *err);
 
 /* RFC 7009: revokes token (hint "refresh_token" or "access_token", may be NULL). 0 when the server
  * answered 200 (which it does for unknown tokens too). */
 int bs_oauth_revoke(bs_http *h, const char *revocation_endpoint, const char *client_id, const char *token,
-		    const char *hint, bs_error *err);
+                    const char *hint, bs_error *err);
 
 void bs_oauth_tokens_free(bs_oauth_tokens *t);
 

@@ -29,11 +29,11 @@ struct bs_auth_session {
 	bs_auth_source source;
 	bs_cred_store *store;
 	bs_store_kind found_in;
-	bs_auth_creds creds;   /* the stored login, when source is KEYCHAIN or FILE */
-	char *mem_token;       /* BSTSCAN_TOKEN or the exchanged access token */
+	bs_auth_creds creds; /* the stored login, when source is KEYCHAIN or FILE */
+	char *mem_token;     /* BSTSCAN_TOKEN or the exchanged access token */
 	time_t mem_expires_at;
 	char *mem_scope;
-	char *token_endpoint;  /* discovered, for token exchange */
+	char *token_endpoint; /* discovered, for token exchange */
 	char *warning;
 };
 
@@ -60,11 +60,16 @@ static void set_warning(bs_auth_session *s, const char *msg)
 const char *bs_auth_source_name(bs_auth_source src)
 {
 	switch (src) {
-	case BS_AUTH_SOURCE_ENV: return "BSTSCAN_TOKEN";
-	case BS_AUTH_SOURCE_WORKLOAD: return "workload identity";
-	case BS_AUTH_SOURCE_KEYCHAIN: return "keychain";
-	case BS_AUTH_SOURCE_FILE: return "credentials file";
-	default: return "none";
+	case BS_AUTH_SOURCE_ENV:
+		return "BSTSCAN_TOKEN";
+	case BS_AUTH_SOURCE_WORKLOAD:
+		return "workload identity";
+	case BS_AUTH_SOURCE_KEYCHAIN:
+		return "keychain";
+	case BS_AUTH_SOURCE_FILE:
+		return "credentials file";
+	default:
+		return "none";
 	}
 }
 
@@ -80,7 +85,8 @@ static int normalize_server(char **out, const char *raw, const char *origin, bs_
 	s = bs_xstrndup(raw, n);
 	if (strpbrk(s, "?#")) {
 		free(s);
-		return bs_error_set(err, BS_ERR_USAGE, "the server URL from %s must not have a query or fragment", origin);
+		return bs_error_set(err, BS_ERR_USAGE, "the server URL from %s must not have a query or fragment",
+		                    origin);
 	}
 	if ((rc = bs_http_check_url(s, err)) < 0) {
 		bs_error_prefix(err, "server URL from %s", origin);
@@ -110,9 +116,9 @@ int bs_auth_resolve_server(char **out, const char *flag_value, bs_error *err)
 	rc = bs_fs_read_file(&raw, path, 1 << 20, err);
 	if (rc == BS_ERR_NOTFOUND || (rc < 0 && !strchr(path, '/'))) {
 		rc = bs_error_set(err, BS_ERR_USAGE,
-				  "no issuer server configured: pass --server URL, set BSTSCAN_SERVER, or write "
-				  "{\"server\": \"https://...\"} to %s",
-				  path);
+		                  "no issuer server configured: pass --server URL, set BSTSCAN_SERVER, or write "
+		                  "{\"server\": \"https://...\"} to %s",
+		                  path);
 		goto out;
 	}
 	if (rc < 0)
@@ -166,9 +172,9 @@ int bs_auth_session_open(bs_auth_session **out, const bs_auth_options *o, bs_err
 	s->keychain_timeout_ms = o->keychain_timeout_ms;
 	s->oidc_env = dup_or_null(opt_or_env(o->oidc_env, "BSTSCAN_OIDC_ENV"));
 	s->oidc_token_file = dup_or_null(opt_or_env(o->oidc_token_file, "BSTSCAN_OIDC_TOKEN_FILE"));
-	s->oidc_audience = bs_xstrdup(opt_or_env(o->oidc_audience, "BSTSCAN_OIDC_AUDIENCE") ?
-					      opt_or_env(o->oidc_audience, "BSTSCAN_OIDC_AUDIENCE") :
-					      o->server);
+	s->oidc_audience = bs_xstrdup(opt_or_env(o->oidc_audience, "BSTSCAN_OIDC_AUDIENCE")
+	                                  ? opt_or_env(o->oidc_audience, "BSTSCAN_OIDC_AUDIENCE")
+	                                  : o->server);
 	s->scope = dup_or_null(o->scope);
 	if (o->http) {
 		s->http = o->http;
@@ -192,7 +198,7 @@ int bs_auth_session_open(bs_auth_session **out, const bs_auth_options *o, bs_err
 		return 0;
 	}
 	{
-		bs_cred_store_options so = { o->store, o->keychain_timeout_ms };
+		bs_cred_store_options so = {o->store, o->keychain_timeout_ms};
 		if ((rc = bs_cred_store_open(&s->store, &so, err)) < 0) {
 			bs_auth_session_close(s);
 			return rc;
@@ -277,7 +283,8 @@ static int lock_refresh(bs_error *err)
 	long long until = bs_time_monotonic_ms() + LOCK_WAIT_MS;
 	int fd, rc;
 	if (!dir)
-		return bs_error_set(err, BS_ERR_IO, "cannot find a configuration directory: set HOME or XDG_CONFIG_HOME");
+		return bs_error_set(err, BS_ERR_IO,
+		                    "cannot find a configuration directory: set HOME or XDG_CONFIG_HOME");
 	if ((rc = bs_fs_mkdir_p(dir, 0700, err)) < 0) {
 		free(dir);
 		return rc;
@@ -291,7 +298,7 @@ static int lock_refresh(bs_error *err)
 		return rc;
 	}
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		struct timespec ts = { 0, 50 * 1000000L };
+		struct timespec ts = {0, 50 * 1000000L};
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			rc = bs_error_set(err, BS_ERR_IO, "cannot lock %s: %s", path, strerror(errno));
 			close(fd);
@@ -300,8 +307,8 @@ static int lock_refresh(bs_error *err)
 		}
 		if (bs_time_monotonic_ms() > until) {
 			rc = bs_error_set(err, BS_ERR_IO,
-					  "another bstscan process has been refreshing the login for %d s (lock %s)",
-					  LOCK_WAIT_MS / 1000, path);
+			                  "another bstscan process has been refreshing the login for %d s (lock %s)",
+			                  LOCK_WAIT_MS / 1000, path);
 			close(fd);
 			free(path);
 			return rc;
@@ -349,8 +356,9 @@ static int workload_exchange(bs_auth_session *s, bs_error *err)
 	/* CI ID tokens live minutes: mint one right before each exchange. */
 	rc = bs_auth_fetch_ci_id_token(&id, s->http, s->oidc_env, s->oidc_token_file, s->oidc_audience, err);
 	if (rc == 0)
-		rc = bs_oauth_token_exchange(&t, s->http, s->token_endpoint, s->client_id, id.ptr, s->oidc_audience,
-					     s->scope, err);
+		/* RFC 8693 audience: the service the token is for (this server), not the ID token's. */
+		rc = bs_oauth_token_exchange(&t, s->http, s->token_endpoint, s->client_id, id.ptr, s->server, s->scope,
+		                             err);
 	bs_buf_free_secure(&id);
 	if (rc < 0) {
 		bs_error_prefix(err, "workload identity");
@@ -391,7 +399,9 @@ static int refresh_stored(bs_auth_session *s, int force, bs_error *err)
 		unlock_refresh(fd);
 		return rc;
 	}
-	if (strcmp(cur.access_token, s->creds.access_token) != 0 && fresh(cur.expires_at)) {
+	/* Someone else refreshed while we waited: use theirs as long as it is valid at all (a server
+	 * with short-lived tokens would otherwise make every waiting process refresh in turn). */
+	if (strcmp(cur.access_token, s->creds.access_token) != 0 && (!cur.expires_at || cur.expires_at > time(NULL))) {
 		unlock_refresh(fd);
 		bs_auth_creds_free(&s->creds);
 		s->creds = cur;
@@ -413,7 +423,7 @@ static int refresh_stored(bs_auth_session *s, int force, bs_error *err)
 		cur.token_endpoint = bs_xstrdup(s->token_endpoint);
 	}
 	rc = bs_oauth_refresh(&t, s->http, cur.token_endpoint, cur.client_id ? cur.client_id : s->client_id,
-			      cur.refresh_token, err);
+	                      cur.refresh_token, err);
 	if (rc == BS_ERR_AUTH) {
 		/* invalid_grant: the login is over (expired, revoked, or the family was revoked for reuse). */
 		bs_error delerr = BS_ERROR_INIT;
@@ -486,7 +496,7 @@ static int bearer(bs_auth_session *s, bs_buf *out, int force, bs_error *err)
 				    s->creds.expires_at > time(NULL)) {
 					bs_buf w = BS_BUF_INIT;
 					bs_buf_addf(&w, "could not refresh the login (%s); using the current token",
-						    err ? err->message : "error");
+					            err ? err->message : "error");
 					set_warning(s, w.ptr);
 					bs_buf_free(&w);
 					bs_error_clear(err);
@@ -499,7 +509,7 @@ static int bearer(bs_auth_session *s, bs_buf *out, int force, bs_error *err)
 		return 0;
 	default:
 		return bs_error_set(err, BS_ERR_AUTH,
-				    "Not logged in to %s. Run: bstscan auth login (or set BSTSCAN_TOKEN)", s->server);
+		                    "Not logged in to %s. Run: bstscan auth login (or set BSTSCAN_TOKEN)", s->server);
 	}
 }
 
@@ -557,14 +567,14 @@ int bs_auth_session_me(bs_auth_session *s, bs_auth_me *out, bs_error *err)
 		goto out;
 	if (resp.status == 401) {
 		rc = bs_error_set(err, BS_ERR_AUTH, "the server refused the credential from %s (HTTP 401)",
-				  bs_auth_source_name(s->source));
+		                  bs_auth_source_name(s->source));
 		goto out;
 	}
 	j = resp.status == 200 ? cJSON_ParseWithLength(resp.body.ptr, resp.body.len) : NULL;
 	v = cJSON_GetObjectItemCaseSensitive(j, "sub");
 	if (!cJSON_IsString(v)) {
 		rc = bs_error_set(err, BS_ERR_SERVER, "unexpected answer from %s/api/v1/me: HTTP %ld", s->server,
-				  resp.status);
+		                  resp.status);
 		goto out;
 	}
 	out->sub = bs_xstrdup(v->valuestring);
@@ -636,7 +646,7 @@ int bs_auth_session_login(bs_auth_session *s, const char *scope, const bs_device
 	if (old.refresh_token && old.revocation_endpoint) {
 		bs_error ignored = BS_ERROR_INIT;
 		bs_oauth_revoke(s->http, old.revocation_endpoint, old.client_id ? old.client_id : s->client_id,
-				old.refresh_token, "refresh_token", &ignored);
+		                old.refresh_token, "refresh_token", &ignored);
 	}
 	bs_auth_creds_free(&old);
 	s->creds = c;
@@ -664,12 +674,13 @@ int bs_auth_session_logout(bs_auth_session *s, int *revoked, bs_error *revoke_er
 			if (bs_oauth_discover(&ep, s->http, s->server, &rerr) == 0) {
 				endpoint = dup_or_null(ep.revocation_endpoint);
 				if (!endpoint)
-					bs_error_set(&rerr, BS_ERR_UNSUPPORTED, "the server has no revocation endpoint");
+					bs_error_set(&rerr, BS_ERR_UNSUPPORTED,
+					             "the server has no revocation endpoint");
 				bs_oauth_endpoints_free(&ep);
 			}
 		}
-		if (endpoint && bs_oauth_revoke(s->http, endpoint, c->client_id ? c->client_id : s->client_id, tok, hint,
-						&rerr) == 0)
+		if (endpoint && bs_oauth_revoke(s->http, endpoint, c->client_id ? c->client_id : s->client_id, tok,
+		                                hint, &rerr) == 0)
 			*revoked = 1;
 		if (!*revoked && revoke_err)
 			*revoke_err = rerr;

@@ -187,13 +187,13 @@ static int file_read(bs_cred_store *s, bs_buf *out, bs_error *err)
 	if (!S_ISREG(st.st_mode) || st.st_uid != getuid()) {
 		close(fd);
 		return bs_error_set(err, BS_ERR_IO, "refusing to read %s: it is not a regular file owned by you",
-				    s->file);
+		                    s->file);
 	}
 	if (st.st_mode & 077) {
 		close(fd);
 		return bs_error_set(err, BS_ERR_IO,
-				    "refusing to read %s: other users can access it (mode %03o); run: chmod 600 %s",
-				    s->file, (unsigned)(st.st_mode & 0777), s->file);
+		                    "refusing to read %s: other users can access it (mode %03o); run: chmod 600 %s",
+		                    s->file, (unsigned)(st.st_mode & 0777), s->file);
 	}
 	close(fd);
 	/* The checks above ran on the file we then read: a swap in between would need write access to
@@ -221,7 +221,7 @@ static int file_load_tree(bs_cred_store *s, cJSON **tree, bs_error *err)
 		delete_wiped(*tree);
 		*tree = NULL;
 		return bs_error_set(err, BS_ERR_PARSE,
-				    "%s is not a bstscan credentials file; move it away and log in again", s->file);
+		                    "%s is not a bstscan credentials file; move it away and log in again", s->file);
 	}
 	return 0;
 }
@@ -284,10 +284,12 @@ static int file_save(bs_cred_store *s, const bs_auth_creds *c, bs_error *err)
 		cJSON_AddItemToObject(tree, "logins", cJSON_CreateArray());
 	}
 	logins = cJSON_GetObjectItemCaseSensitive(tree, "logins");
-	if (find_login(tree, c->server, &idx))
-		cJSON_ReplaceItemInArray(logins, idx, creds_to_object(c));
-	else
+	if (find_login(tree, c->server, &idx)) {
+		delete_wiped(cJSON_DetachItemFromArray(logins, idx));
+		cJSON_InsertItemInArray(logins, idx, creds_to_object(c));
+	} else {
 		cJSON_AddItemToArray(logins, creds_to_object(c));
+	}
 	return file_write_tree(s, tree, err);
 }
 
@@ -302,7 +304,7 @@ static int file_delete(bs_cred_store *s, const char *server, int *deleted, bs_er
 		delete_wiped(tree);
 		return 0;
 	}
-	cJSON_DeleteItemFromArray(cJSON_GetObjectItemCaseSensitive(tree, "logins"), idx);
+	delete_wiped(cJSON_DetachItemFromArray(cJSON_GetObjectItemCaseSensitive(tree, "logins"), idx));
 	if (deleted)
 		*deleted = 1;
 	return file_write_tree(s, tree, err);
@@ -323,7 +325,8 @@ int bs_cred_store_open(bs_cred_store **out, const bs_cred_store_options *opts, b
 	s->dir = bs_fs_config_dir();
 	if (!s->dir) {
 		free(s);
-		return bs_error_set(err, BS_ERR_IO, "cannot find a configuration directory: set HOME or XDG_CONFIG_HOME");
+		return bs_error_set(err, BS_ERR_IO,
+		                    "cannot find a configuration directory: set HOME or XDG_CONFIG_HOME");
 	}
 	s->file = bs_xasprintf("%s/credentials.json", s->dir);
 	if (kind == BS_STORE_FILE) {
@@ -345,7 +348,7 @@ int bs_cred_store_open(bs_cred_store **out, const bs_cred_store_options *opts, b
 		if (rc == 0) {
 			s->kind = BS_STORE_FILE;
 			s->warning = bs_xasprintf("secure storage is unavailable (%s); credentials are kept in %s",
-						  why.ptr, s->file);
+			                          why.ptr, s->file);
 		} else {
 			s->kind = BS_STORE_KEYCHAIN;
 			s->auto_mode = kind == BS_STORE_AUTO;
@@ -381,8 +384,7 @@ const char *bs_cred_store_file_path(const bs_cred_store *s)
 	return s->file;
 }
 
-int bs_cred_store_load(bs_cred_store *s, const char *server, bs_auth_creds *out, bs_store_kind *found_in,
-		       bs_error *err)
+int bs_cred_store_load(bs_cred_store *s, const char *server, bs_auth_creds *out, bs_store_kind *found_in, bs_error *err)
 {
 	int rc;
 	memset(out, 0, sizeof(*out));

@@ -22,23 +22,19 @@
 
 #include "common/error.h"
 
-typedef enum bs_store_kind {
-	BS_STORE_AUTO = 0,
-	BS_STORE_KEYCHAIN = 1,
-	BS_STORE_FILE = 2
-} bs_store_kind;
+typedef enum bs_store_kind { BS_STORE_AUTO = 0, BS_STORE_KEYCHAIN = 1, BS_STORE_FILE = 2 } bs_store_kind;
 
 /* One stored login. All strings are heap-owned; access_token and refresh_token are secrets. */
 typedef struct bs_auth_creds {
-	char *server;              /* the issuer / API base URL, no trailing slash */
+	char *server; /* the issuer / API base URL, no trailing slash */
 	char *client_id;
 	char *token_endpoint;      /* remembered from login so refreshes need no discovery */
 	char *revocation_endpoint; /* may be NULL */
 	char *access_token;
-	char *refresh_token;       /* may be NULL */
-	char *scope;               /* may be NULL */
-	time_t expires_at;         /* of the access token; 0 unknown */
-	time_t created_at;         /* when the login happened */
+	char *refresh_token; /* may be NULL */
+	char *scope;         /* may be NULL */
+	time_t expires_at;   /* of the access token; 0 unknown */
+	time_t created_at;   /* when the login happened */
 } bs_auth_creds;
 
 /* Wipes the secrets and frees everything; leaves c zeroed. */
@@ -68,7 +64,7 @@ const char *bs_cred_store_file_path(const bs_cred_store *s);
  * which backend held it: in AUTO mode with a keychain, a login kept in the file (made with
  * --credential-store file) is found too. BS_ERR_NOTFOUND when there is none. */
 int bs_cred_store_load(bs_cred_store *s, const char *server, bs_auth_creds *out, bs_store_kind *found_in,
-		       bs_error *err);
+                       bs_error *err);
 /* Saves (replaces) the login for c->server in the backend in use. */
 int bs_cred_store_save(bs_cred_store *s, const bs_auth_creds *c, bs_error *err);
 /* Saves into the given backend (the one load reported), so a refresh lands where the login was. */

@@ -17,7 +17,7 @@ static void trim(bs_buf *b)
 /* GitHub Actions: GET $ACTIONS_ID_TOKEN_REQUEST_URL&audience=AUD with the request token as bearer,
  * answer {"value": "<JWT>"}. */
 static int github_id_token(bs_buf *out, bs_http *h, const char *url, const char *req_token, const char *audience,
-			   bs_error *err)
+                           bs_error *err)
 {
 	bs_buf full = BS_BUF_INIT;
 	bs_http_response resp;
@@ -39,10 +39,11 @@ static int github_id_token(bs_buf *out, bs_http *h, const char *url, const char 
 		j = cJSON_ParseWithLength(resp.body.ptr, resp.body.len);
 	v = cJSON_GetObjectItemCaseSensitive(j, "value");
 	if (!cJSON_IsString(v) || !v->valuestring[0]) {
-		rc = bs_error_set(err, BS_ERR_SERVER,
-				  "the GitHub Actions ID-token endpoint answered HTTP %ld without a token (does the job "
-				  "have `permissions: id-token: write`?)",
-				  resp.status);
+		rc =
+		    bs_error_set(err, BS_ERR_SERVER,
+		                 "the GitHub Actions ID-token endpoint answered HTTP %ld without a token (does the job "
+		                 "have `permissions: id-token: write`?)",
+		                 resp.status);
 		goto out;
 	}
 	bs_buf_adds(out, v->valuestring);
@@ -59,7 +60,7 @@ out:
 }
 
 int bs_auth_fetch_ci_id_token(bs_buf *out, bs_http *h, const char *oidc_env, const char *token_file,
-			      const char *audience, bs_error *err)
+                              const char *audience, bs_error *err)
 {
 	const char *gh_url = getenv("ACTIONS_ID_TOKEN_REQUEST_URL");
 	const char *gh_tok = getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN");
@@ -78,21 +79,22 @@ int bs_auth_fetch_ci_id_token(bs_buf *out, bs_http *h, const char *oidc_env, con
 		const char *v = getenv(oidc_env);
 		if (!v || !*v)
 			return bs_error_set(err, BS_ERR_AUTH,
-					    "the variable %s holds no ID token (GitLab CI: declare it under id_tokens: "
-					    "with an aud: in the job)",
-					    oidc_env);
+			                    "the variable %s holds no ID token (GitLab CI: declare it under id_tokens: "
+			                    "with an aud: in the job)",
+			                    oidc_env);
 		bs_buf_adds(out, v);
 		trim(out);
 		return 0;
 	}
 	if (gh_url && *gh_url) {
 		if (!gh_tok || !*gh_tok)
-			return bs_error_set(err, BS_ERR_AUTH,
-					    "ACTIONS_ID_TOKEN_REQUEST_URL is set but ACTIONS_ID_TOKEN_REQUEST_TOKEN is not");
+			return bs_error_set(
+			    err, BS_ERR_AUTH,
+			    "ACTIONS_ID_TOKEN_REQUEST_URL is set but ACTIONS_ID_TOKEN_REQUEST_TOKEN is not");
 		return github_id_token(out, h, gh_url, gh_tok, audience, err);
 	}
 	return bs_error_set(err, BS_ERR_AUTH,
-			    "no CI ID token available: in GitHub Actions grant `permissions: id-token: write`; in "
-			    "GitLab CI declare an id_tokens variable and pass --oidc-env NAME; elsewhere use "
-			    "--oidc-token-file PATH");
+	                    "no CI ID token available: in GitHub Actions grant `permissions: id-token: write`; in "
+	                    "GitLab CI declare an id_tokens variable and pass --oidc-env NAME; elsewhere use "
+	                    "--oidc-token-file PATH");
 }

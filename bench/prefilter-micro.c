@@ -33,14 +33,17 @@ static int count_hit(void *ud, size_t idx, size_t off)
 	return 0;
 }
 
-static void run_set(const uint8_t *buf, size_t len, const char *const *kw, size_t n, int nocase_some, int reps,
-                    const char *label)
+/* nocase_some: 1 for "key-" and "PRIVATE KEY-----", or an explicit array. */
+static void run_set_nc(const uint8_t *buf, size_t len, const char *const *kw, size_t n, int nocase_some,
+                       const int *nocase_in, int reps, const char *label)
 {
 	size_t lens[512];
 	int nocase[512];
 	for (size_t i = 0; i < n; i++) {
 		lens[i] = strlen(kw[i]);
-		nocase[i] = nocase_some && (strcmp(kw[i], "PRIVATE KEY-----") == 0 || strcmp(kw[i], "key-") == 0);
+		nocase[i] = nocase_in
+		                ? nocase_in[i]
+		                : nocase_some && (strcmp(kw[i], "PRIVATE KEY-----") == 0 || strcmp(kw[i], "key-") == 0);
 	}
 	bs_prefilter *pf;
 	bs_error err = BS_ERROR_INIT;
@@ -65,10 +68,40 @@ static void run_set(const uint8_t *buf, size_t len, const char *const *kw, size_
 	bs_prefilter_free(pf);
 }
 
+static void run_set(const uint8_t *buf, size_t len, const char *const *kw, size_t n, int nocase_some, int reps,
+                    const char *label)
+{
+	run_set_nc(buf, len, kw, n, nocase_some, NULL, reps, label);
+}
+
+/* KEYWORDS file: one keyword a line, "c\t" or "i\t" (case-insensitive) first. */
+static void run_file(const uint8_t *buf, size_t len, const char *path, int reps)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	static char store[512][128];
+	const char *kw[512];
+	int nocase[512];
+	size_t n = 0;
+	while (n < 512 && fgets(store[n], sizeof(store[n]), f)) {
+		size_t l = strlen(store[n]);
+		while (l && store[n][l - 1] == '\n')
+			store[n][--l] = 0;
+		if (l < 3 || store[n][1] != '\t')
+			continue;
+		nocase[n] = store[n][0] == 'i';
+		kw[n] = store[n] + 2;
+		n++;
+	}
+	fclose(f);
+	run_set_nc(buf, len, kw, n, 0, nocase, reps, "rules/*.json keywords");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s CORPUS [MB]\n", argv[0]);
+		fprintf(stderr, "usage: %s CORPUS [MB [KEYWORDS]]\n", argv[0]);
 		return 2;
 	}
 	size_t want = (argc > 2 ? (size_t)atol(argv[2]) : 200) << 20;
@@ -111,6 +144,8 @@ int main(int argc, char **argv)
 	run_set(buf, len, pack, 1, 0, reps, "prefilter bst_");
 	run_set(buf, len, pack, N_PACK - 2, 1, reps, "pack without AC/SK");
 	run_set(buf, len, pack, N_PACK, 1, reps, "full pack");
+	if (argc > 3)
+		run_file(buf, len, argv[3], reps);
 	/* A pack far larger than the rule pack: 200 random 4..9-byte keywords. */
 	static char store[200][10];
 	const char *many[200];

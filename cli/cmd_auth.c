@@ -20,42 +20,51 @@
 extern char **environ;
 
 static const char usage_text[] =
-	"usage: bstscan auth login  [--server URL] [--scopes LIST] [--no-browser] [--client-id ID]\n"
-	"                           [--credential-store keychain|file] [--verbose]\n"
-	"       bstscan auth login  --oidc [--oidc-env VAR | --oidc-token-file PATH] [--oidc-audience AUD]\n"
-	"       bstscan auth status [--server URL] [--credential-store keychain|file]\n"
-	"       bstscan auth token  [--server URL] [--credential-store keychain|file]\n"
-	"       bstscan auth logout [--server URL] [--credential-store keychain|file]\n"
-	"\n"
-	"Authenticates bstscan to the issuer API.\n"
-	"\n"
-	"  login    log in with the OAuth device flow: open the URL shown, enter the code, approve\n"
-	"  status   show which credential is in use, who it belongs to, its scopes and expiry\n"
-	"  token    print a valid access token on standard output (for scripts), refreshing it if needed\n"
-	"  logout   revoke the login at the server and delete it locally\n"
-	"\n"
-	"Credentials are taken from, in this order: BSTSCAN_TOKEN (a personal access token, never stored;\n"
-	"the way to authenticate CI), workload identity (BSTSCAN_OIDC=1 or login --oidc: the CI provider's\n"
-	"OIDC ID token exchanged for a short-lived access token), then the stored login.\n"
-	"\n"
-	"Options:\n"
-	"  --server URL             issuer URL (else BSTSCAN_SERVER, else \"server\" in\n"
-	"                           $XDG_CONFIG_HOME/bstscan/config.json)\n"
-	"  --scopes LIST            scopes to ask for, comma- or space-separated\n"
-	"                           (default: leaks:check,leaks:revoke)\n"
-	"  --no-browser             do not try to open a browser\n"
-	"  --client-id ID           OAuth client id (default: bstscan-cli)\n"
-	"  --credential-store KIND  keychain (Secret Service) or file ($XDG_CONFIG_HOME/bstscan/credentials.json);\n"
-	"                           default: the keychain when one is running, else the file\n"
-	"  --oidc                   use CI workload identity (GitHub Actions: needs id-token: write)\n"
-	"  --oidc-env VAR           take the ID token from the variable VAR (GitLab CI id_tokens)\n"
-	"  --oidc-token-file PATH   take the ID token from a file\n"
-	"  --oidc-audience AUD      audience to ask the CI provider for (default: the server URL)\n"
-	"  -v, --verbose            log HTTP requests to standard error (Authorization redacted)\n"
-	"  -h, --help               show this help\n";
+    "usage: bstscan auth login  [--server URL] [--scopes LIST] [--no-browser] [--client-id ID]\n"
+    "                           [--credential-store keychain|file] [--verbose]\n"
+    "       bstscan auth login  --oidc [--oidc-env VAR | --oidc-token-file PATH] [--oidc-audience AUD]\n"
+    "       bstscan auth status [--server URL] [--credential-store keychain|file]\n"
+    "       bstscan auth token  [--server URL] [--credential-store keychain|file]\n"
+    "       bstscan auth logout [--server URL] [--credential-store keychain|file]\n"
+    "\n"
+    "Authenticates bstscan to the issuer API.\n"
+    "\n"
+    "  login    log in with the OAuth device flow: open the URL shown, enter the code, approve\n"
+    "  status   show which credential is in use, who it belongs to, its scopes and expiry\n"
+    "  token    print a valid access token on standard output (for scripts), refreshing it if needed\n"
+    "  logout   revoke the login at the server and delete it locally\n"
+    "\n"
+    "Credentials are taken from, in this order: BSTSCAN_TOKEN (a personal access token, never stored;\n"
+    "the way to authenticate CI), workload identity (BSTSCAN_OIDC=1 or login --oidc: the CI provider's\n"
+    "OIDC ID token exchanged for a short-lived access token), then the stored login.\n"
+    "\n"
+    "Options:\n"
+    "  --server URL             issuer URL (else BSTSCAN_SERVER, else \"server\" in\n"
+    "                           $XDG_CONFIG_HOME/bstscan/config.json)\n"
+    "  --scopes LIST            scopes to ask for, comma- or space-separated\n"
+    "                           (default: leaks:check,leaks:revoke)\n"
+    "  --no-browser             do not try to open a browser\n"
+    "  --client-id ID           OAuth client id (default: bstscan-cli)\n"
+    "  --credential-store KIND  keychain (Secret Service) or file ($XDG_CONFIG_HOME/bstscan/credentials.json);\n"
+    "                           default: the keychain when one is running, else the file\n"
+    "  --oidc                   use CI workload identity (GitHub Actions: needs id-token: write)\n"
+    "  --oidc-env VAR           take the ID token from the variable VAR (GitLab CI id_tokens)\n"
+    "  --oidc-token-file PATH   take the ID token from a file\n"
+    "  --oidc-audience AUD      audience to ask the CI provider for (default: the server URL)\n"
+    "  -v, --verbose            log HTTP requests to standard error (Authorization redacted)\n"
+    "  -h, --help               show this help\n";
 
-enum { OPT_SERVER = 1000, OPT_SCOPES, OPT_NO_BROWSER, OPT_CLIENT_ID, OPT_STORE, OPT_OIDC, OPT_OIDC_ENV,
-       OPT_OIDC_FILE, OPT_OIDC_AUD };
+enum {
+	OPT_SERVER = 1000,
+	OPT_SCOPES,
+	OPT_NO_BROWSER,
+	OPT_CLIENT_ID,
+	OPT_STORE,
+	OPT_OIDC,
+	OPT_OIDC_ENV,
+	OPT_OIDC_FILE,
+	OPT_OIDC_AUD
+};
 
 typedef struct auth_args {
 	const char *server, *scopes, *client_id, *oidc_env, *oidc_file, *oidc_aud;
@@ -86,44 +95,66 @@ static void log_line(void *ctx, const char *line)
 static int parse_args(auth_args *a, int argc, char **argv, const char *sub)
 {
 	static const struct option longopts[] = {
-		{ "server", required_argument, NULL, OPT_SERVER },
-		{ "scopes", required_argument, NULL, OPT_SCOPES },
-		{ "no-browser", no_argument, NULL, OPT_NO_BROWSER },
-		{ "client-id", required_argument, NULL, OPT_CLIENT_ID },
-		{ "credential-store", required_argument, NULL, OPT_STORE },
-		{ "oidc", no_argument, NULL, OPT_OIDC },
-		{ "oidc-env", required_argument, NULL, OPT_OIDC_ENV },
-		{ "oidc-token-file", required_argument, NULL, OPT_OIDC_FILE },
-		{ "oidc-audience", required_argument, NULL, OPT_OIDC_AUD },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"server", required_argument, NULL, OPT_SERVER},
+	    {"scopes", required_argument, NULL, OPT_SCOPES},
+	    {"no-browser", no_argument, NULL, OPT_NO_BROWSER},
+	    {"client-id", required_argument, NULL, OPT_CLIENT_ID},
+	    {"credential-store", required_argument, NULL, OPT_STORE},
+	    {"oidc", no_argument, NULL, OPT_OIDC},
+	    {"oidc-env", required_argument, NULL, OPT_OIDC_ENV},
+	    {"oidc-token-file", required_argument, NULL, OPT_OIDC_FILE},
+	    {"oidc-audience", required_argument, NULL, OPT_OIDC_AUD},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 	memset(a, 0, sizeof(*a));
 	while ((c = getopt_long(argc, argv, ":vh", longopts, NULL)) != -1) {
 		switch (c) {
-		case OPT_SERVER: a->server = optarg; break;
-		case OPT_SCOPES: a->scopes = optarg; break;
-		case OPT_NO_BROWSER: a->no_browser = 1; break;
-		case OPT_CLIENT_ID: a->client_id = optarg; break;
+		case OPT_SERVER:
+			a->server = optarg;
+			break;
+		case OPT_SCOPES:
+			a->scopes = optarg;
+			break;
+		case OPT_NO_BROWSER:
+			a->no_browser = 1;
+			break;
+		case OPT_CLIENT_ID:
+			a->client_id = optarg;
+			break;
 		case OPT_STORE:
 			if (!strcmp(optarg, "keychain"))
 				a->store = BS_STORE_KEYCHAIN;
 			else if (!strcmp(optarg, "file"))
 				a->store = BS_STORE_FILE;
 			else
-				return cli_usage_error("auth", "--credential-store must be 'keychain' or 'file', not '%s'",
-						       optarg);
+				return cli_usage_error(
+				    "auth", "--credential-store must be 'keychain' or 'file', not '%s'", optarg);
 			break;
-		case OPT_OIDC: a->oidc = 1; break;
-		case OPT_OIDC_ENV: a->oidc_env = optarg, a->oidc = 1; break;
-		case OPT_OIDC_FILE: a->oidc_file = optarg, a->oidc = 1; break;
-		case OPT_OIDC_AUD: a->oidc_aud = optarg; break;
-		case 'v': a->verbose = 1; break;
-		case 'h': fputs(usage_text, stdout); return -1;
-		case ':': return cli_usage_error("auth", "option '%s' needs a value", argv[optind - 1]);
-		default: return cli_usage_error("auth", "unknown option '%s'", argv[optind - 1]);
+		case OPT_OIDC:
+			a->oidc = 1;
+			break;
+		case OPT_OIDC_ENV:
+			a->oidc_env = optarg, a->oidc = 1;
+			break;
+		case OPT_OIDC_FILE:
+			a->oidc_file = optarg, a->oidc = 1;
+			break;
+		case OPT_OIDC_AUD:
+			a->oidc_aud = optarg;
+			break;
+		case 'v':
+			a->verbose = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return -1;
+		case ':':
+			return cli_usage_error("auth", "option '%s' needs a value", argv[optind - 1]);
+		default:
+			return cli_usage_error("auth", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -156,7 +187,7 @@ static char *scope_string(const char *list)
 static int open_session(bs_auth_session **s, bs_http **http, const auth_args *a, int stored_only, bs_error *err)
 {
 	char *server = NULL;
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	char *scope = a->scopes ? scope_string(a->scopes) : NULL;
 	int rc;
 	*s = NULL;
@@ -191,6 +222,24 @@ static void print_warning(bs_auth_session *s)
 		cli_warn("%s", w);
 }
 
+/* Text from the server (codes, URLs, names) printed safely: a hostile server must not be able to
+ * send escape sequences to the terminal. Returns a static buffer, valid until the next call. */
+static const char *safe(const char *text)
+{
+	static bs_buf b = BS_BUF_INIT;
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+	bs_buf_reset(&b);
+	for (; *p && b.len < 2000; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			bs_buf_addch(&b, '?');
+		else if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			bs_buf_addch(&b, '?'), p++; /* C1 controls (U+0080..U+009F), CSI among them */
+		else
+			bs_buf_addch(&b, *p);
+	}
+	return b.ptr;
+}
+
 /* ---- the browser ---- */
 
 /* A browser can show up only in a local graphical session: not over SSH, not headless. */
@@ -210,7 +259,7 @@ static void open_browser(const char *url)
 	if (pid < 0)
 		return;
 	if (pid == 0) {
-		char *argv[] = { "xdg-open", (char *)url, NULL };
+		char *argv[] = {"xdg-open", (char *)url, NULL};
 		posix_spawn_file_actions_t fa;
 		pid_t child;
 		setsid();
@@ -235,12 +284,14 @@ typedef struct login_ui {
 static void ui_show(void *ctx, const bs_device_prompt *p)
 {
 	login_ui *u = ctx;
-	fprintf(stderr, "To log in, open %s in a browser and enter the code:\n\n    %s\n\n", p->verification_uri,
-		p->user_code);
+	const char *to_open = p->verification_uri_complete ? p->verification_uri_complete : p->verification_uri;
+	fprintf(stderr, "To log in, open %s in a browser ", safe(p->verification_uri));
+	fprintf(stderr, "and enter the code:\n\n    %s\n\n", safe(p->user_code));
 	if (p->verification_uri_complete)
-		fprintf(stderr, "Or open this link, which fills in the code: %s\n", p->verification_uri_complete);
-	if (u->browser) {
-		open_browser(p->verification_uri_complete ? p->verification_uri_complete : p->verification_uri);
+		fprintf(stderr, "Or open this link, which fills in the code: %s\n", safe(p->verification_uri_complete));
+	/* Only web URLs bstscan itself would talk to go to xdg-open, never file: or other handlers. */
+	if (u->browser && bs_http_check_url(to_open, NULL) == 0) {
+		open_browser(to_open);
 		fprintf(stderr, "(A browser window should open; if it does not, use the link above.)\n");
 	}
 	if (!u->tty)
@@ -281,16 +332,15 @@ static int login_oidc(bs_auth_session *s)
 	bs_error err = BS_ERROR_INIT;
 	if (bs_auth_session_me(s, &me, &err) < 0)
 		return cli_fatal(&err);
+	fprintf(stderr, "Workload identity works: authenticated to %s as %s", bs_auth_session_server(s),
+	        safe(me.name ? me.name : me.sub));
 	if (me.name)
-		fprintf(stderr, "Workload identity works: authenticated to %s as %s (%s).\n", bs_auth_session_server(s),
-			me.name, me.sub);
-	else
-		fprintf(stderr, "Workload identity works: authenticated to %s as %s.\n", bs_auth_session_server(s),
-			me.sub);
+		fprintf(stderr, " (%s)", safe(me.sub));
+	fputs(".\n", stderr);
 	fprintf(stderr, "The access token is kept in memory only; set BSTSCAN_OIDC=1 in the job so every bstscan "
-			"command uses it.\n");
+	                "command uses it.\n");
 	if (me.scopes)
-		fprintf(stderr, "Scopes: %s\n", me.scopes);
+		fprintf(stderr, "Scopes: %s\n", safe(me.scopes));
 	bs_auth_me_free(&me);
 	return 0;
 }
@@ -301,15 +351,15 @@ static int cmd_login(const auth_args *a)
 	bs_http *http = NULL;
 	bs_error err = BS_ERROR_INIT;
 	struct sigaction sa, old;
-	login_ui u = { isatty(2), 0, 0 };
-	bs_device_ui ui = { ui_show, ui_tick, ui_notice, ui_cancelled, NULL, NULL, &u };
+	login_ui u = {isatty(2), 0, 0};
+	bs_device_ui ui = {ui_show, ui_tick, ui_notice, ui_cancelled, NULL, NULL, &u};
 	const char *tok = getenv("BSTSCAN_TOKEN");
 	char *scope;
 	int rc;
 
 	if (tok && *tok) {
 		cli_error("BSTSCAN_TOKEN is set, and it takes precedence over any login: the new login would not be "
-			  "used. Unset BSTSCAN_TOKEN first (unset BSTSCAN_TOKEN), then run bstscan auth login.");
+		          "used. Unset BSTSCAN_TOKEN first (unset BSTSCAN_TOKEN), then run bstscan auth login.");
 		return CLI_EXIT_ERROR;
 	}
 	u.browser = !a->no_browser && desktop_session();
@@ -349,11 +399,11 @@ static int cmd_login(const auth_args *a)
 		bs_buf_adds(&loc, *where ? where : "the credentials file");
 		if (bs_auth_session_me(s, &me, &merr) == 0) {
 			fprintf(stderr, "Logged in to %s as %s. Credentials saved in %s.\n", bs_auth_session_server(s),
-				me.name ? me.name : me.sub, loc.ptr);
+			        safe(me.name ? me.name : me.sub), loc.ptr);
 			bs_auth_me_free(&me);
 		} else {
 			fprintf(stderr, "Logged in to %s. Credentials saved in %s.\n", bs_auth_session_server(s),
-				loc.ptr);
+			        loc.ptr);
 		}
 		bs_buf_free(&loc);
 	}
@@ -409,11 +459,12 @@ static int cmd_status(const auth_args *a)
 		rc = cli_fatal(&err);
 		goto out;
 	}
+	printf("  Account:    %s", safe(me.name ? me.name : me.sub));
 	if (me.name)
-		printf("  Account:    %s (%s)\n", me.name, me.sub);
-	else
-		printf("  Account:    %s\n", me.sub);
-	printf("  Scopes:     %s\n", me.scopes ? me.scopes : bs_auth_session_scope(s) ? bs_auth_session_scope(s) : "?");
+		printf(" (%s)", safe(me.sub));
+	printf("\n  Scopes:     %s\n", safe(me.scopes                  ? me.scopes
+	                                    : bs_auth_session_scope(s) ? bs_auth_session_scope(s)
+	                                                               : "?"));
 	describe_expiry(stdout, bs_auth_session_expires_at(s));
 	bs_auth_me_free(&me);
 	rc = 0;
@@ -465,14 +516,15 @@ static int cmd_logout(const auth_args *a)
 	} else if (rc < 0) {
 		rc = cli_fatal(&err);
 	} else if (revoked) {
-		fprintf(stderr, "Logged out of %s: the session was revoked at the server and the local credentials "
-				"deleted.\n",
-			bs_auth_session_server(s));
+		fprintf(stderr,
+		        "Logged out of %s: the session was revoked at the server and the local credentials "
+		        "deleted.\n",
+		        bs_auth_session_server(s));
 	} else {
 		fprintf(stderr,
-			"Logged out locally: the credentials were deleted, but the session could not be revoked at "
-			"the server (%s). It stays valid there until it expires.\n",
-			rerr.message[0] ? rerr.message : "unknown error");
+		        "Logged out locally: the credentials were deleted, but the session could not be revoked at "
+		        "the server (%s). It stays valid there until it expires.\n",
+		        rerr.message[0] ? rerr.message : "unknown error");
 	}
 	if (tok && *tok)
 		cli_warn("BSTSCAN_TOKEN is still set; bstscan keeps using it until you unset it");

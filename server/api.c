@@ -39,8 +39,8 @@ static int auth_pat(bs_srv *s, const char *tok, cred *c, bs_srv_resp *r)
 {
 	char hash[65];
 	sqlite3_stmt *st = bs_srv_prep(s->db, "SELECT p.id, p.user_id, u.username, p.name, p.scopes, p.expires_at,"
-					      " p.revoked_at IS NOT NULL, p.token_prefix FROM personal_access_tokens p"
-					      " JOIN users u ON u.id = p.user_id WHERE p.token_hash = ?");
+	                                      " p.revoked_at IS NOT NULL, p.token_prefix FROM personal_access_tokens p"
+	                                      " JOIN users u ON u.id = p.user_id WHERE p.token_hash = ?");
 	int rc = -1;
 	if (!st) {
 		bs_srv_resp_error(r, 500, "server_error", "database error");
@@ -52,7 +52,8 @@ static int auth_pat(bs_srv *s, const char *tok, cred *c, bs_srv_resp *r)
 		unauthorized(r, "unknown token");
 	} else if (sqlite3_column_int(st, 6)) {
 		unauthorized(r, "the token has been revoked");
-	} else if (sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_int64(st, 5) <= (sqlite3_int64)time(NULL)) {
+	} else if (sqlite3_column_type(st, 5) != SQLITE_NULL &&
+	           sqlite3_column_int64(st, 5) <= (sqlite3_int64)time(NULL)) {
 		unauthorized(r, "the token has expired");
 	} else {
 		c->is_pat = 1;
@@ -67,7 +68,10 @@ static int auth_pat(bs_srv *s, const char *tok, cred *c, bs_srv_resp *r)
 	}
 	sqlite3_finalize(st);
 	if (rc == 0) {
-		st = bs_srv_prep(s->db, "UPDATE personal_access_tokens SET last_used_at = ? WHERE id = ?");
+		/* At most one write per token and second: a busy PAT (the webhook's
+		 * service credential) does not turn every read into a write. */
+		st = bs_srv_prep(s->db, "UPDATE personal_access_tokens SET last_used_at = ?1 WHERE id = ?2 AND"
+		                        " (last_used_at IS NULL OR last_used_at < ?1)");
 		if (st) {
 			sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 			sqlite3_bind_int64(st, 2, c->pat_id);
@@ -193,19 +197,20 @@ static const cJSON *token_hashes(const cJSON *body, bs_srv_resp *r)
 	}
 	n = cJSON_GetArraySize(a);
 	if (n == 0) {
-		bs_srv_resp_error(r, 400, "invalid_request", "token_hashes is empty (1 to %d hashes)", BS_SRV_MAX_BATCH);
+		bs_srv_resp_error(r, 400, "invalid_request", "token_hashes is empty (1 to %d hashes)",
+		                  BS_SRV_MAX_BATCH);
 		return NULL;
 	}
 	if (n > BS_SRV_MAX_BATCH) {
 		bs_srv_resp_error(r, 413, "too_many_hashes", "token_hashes has %d entries; at most %d per request", n,
-				  BS_SRV_MAX_BATCH);
+		                  BS_SRV_MAX_BATCH);
 		return NULL;
 	}
 	cJSON_ArrayForEach(e, a)
 	{
 		if (!cJSON_IsString(e) || !bs_is_sha256_hex(e->valuestring)) {
 			bs_srv_resp_error(r, 400, "invalid_request",
-					  "token_hashes[%d] is not a SHA-256 hash (64 lowercase hex digits)", i);
+			                  "token_hashes[%d] is not a SHA-256 hash (64 lowercase hex digits)", i);
 			return NULL;
 		}
 		i++;
@@ -235,8 +240,8 @@ static void add_time_t(cJSON *o, const char *name, time_t v)
 	cJSON_AddStringToObject(o, name, t);
 }
 
-#define PAT_BY_HASH                                                                                       \
-	"SELECT p.id, p.token_prefix, p.name, u.username, p.expires_at, p.last_used_at, p.revoked_at IS NOT NULL" \
+#define PAT_BY_HASH                                                                                                    \
+	"SELECT p.id, p.token_prefix, p.name, u.username, p.expires_at, p.last_used_at, p.revoked_at IS NOT NULL"      \
 	" FROM personal_access_tokens p JOIN users u ON u.id = p.user_id WHERE p.token_hash = ?"
 
 void bs_srv_h_check(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
@@ -270,7 +275,7 @@ void bs_srv_h_check(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 			if (sqlite3_column_int(st, 6))
 				status = "revoked";
 			else if (sqlite3_column_type(st, 4) != SQLITE_NULL &&
-				 sqlite3_column_int64(st, 4) <= (sqlite3_int64)time(NULL))
+			         sqlite3_column_int64(st, 4) <= (sqlite3_int64)time(NULL))
 				status = "expired";
 			cJSON_AddStringToObject(e, "status", status);
 			cJSON_AddStringToObject(e, "token_prefix", (const char *)sqlite3_column_text(st, 1));
@@ -299,7 +304,8 @@ static int revoke_params(const cJSON *body, bs_srv_resp *r, const char **reason,
 	*source_json = NULL;
 	if (re && !cJSON_IsNull(re)) {
 		if (!cJSON_IsString(re) || !*re->valuestring || strlen(re->valuestring) > 200) {
-			bs_srv_resp_error(r, 400, "invalid_request", "reason must be a non-empty string of at most 200 bytes");
+			bs_srv_resp_error(r, 400, "invalid_request",
+			                  "reason must be a non-empty string of at most 200 bytes");
 			return -1;
 		}
 		*reason = re->valuestring;
@@ -307,13 +313,14 @@ static int revoke_params(const cJSON *body, bs_srv_resp *r, const char **reason,
 	if (src && !cJSON_IsNull(src)) {
 		if (!cJSON_IsObject(src)) {
 			bs_srv_resp_error(r, 400, "invalid_request",
-					  "source must be an object with url, repository, commit and path");
+			                  "source must be an object with url, repository, commit and path");
 			return -1;
 		}
 		cJSON_ArrayForEach(f, src)
 		{
 			if (!cJSON_IsString(f) && !cJSON_IsNull(f)) {
-				bs_srv_resp_error(r, 400, "invalid_request", "source.%.64s must be a string", f->string);
+				bs_srv_resp_error(r, 400, "invalid_request", "source.%.64s must be a string",
+				                  f->string);
 				return -1;
 			}
 		}
@@ -359,7 +366,7 @@ void bs_srv_h_revoke(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 			if (sqlite3_column_int(st, 6))
 				outcome = "already_revoked";
 			else if (sqlite3_column_type(st, 4) != SQLITE_NULL &&
-				 sqlite3_column_int64(st, 4) <= (sqlite3_int64)time(NULL))
+			         sqlite3_column_int64(st, 4) <= (sqlite3_int64)time(NULL))
 				outcome = "expired";
 			else
 				outcome = bs_srv_pat_revoke_row(s->db, id, reason) == 1 ? "revoked" : "already_revoked";
@@ -396,11 +403,12 @@ long long bs_srv_user_id(sqlite3 *db, const char *name)
 }
 
 int bs_srv_pat_create(sqlite3 *db, long long user_id, const char *name, const char *scopes, time_t expires_at,
-		      char token_out[48], long long *id_out, bs_error *err)
+                      char token_out[48], long long *id_out, bs_error *err)
 {
 	char hash[65];
-	sqlite3_stmt *st = bs_srv_prep(db, "INSERT INTO personal_access_tokens (user_id, name, token_hash, token_prefix,"
-					   " scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *st =
+	    bs_srv_prep(db, "INSERT INTO personal_access_tokens (user_id, name, token_hash, token_prefix,"
+	                    " scopes, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
 	char prefix[13];
 	int ok;
 	if (!st)
@@ -429,9 +437,11 @@ int bs_srv_pat_create(sqlite3 *db, long long user_id, const char *name, const ch
 	return 0;
 }
 
+static cJSON *scopes_array(const char *scopes);
+
 static void pat_create(bs_srv *s, bs_srv_req *q, bs_srv_resp *r, cred *c)
 {
-	cJSON *body = json_body(q, r), *out, *arr;
+	cJSON *body = json_body(q, r), *out;
 	const cJSON *name, *scopes, *exp, *e;
 	bs_buf sc = BS_BUF_INIT;
 	time_t expires_at = 0;
@@ -455,14 +465,15 @@ static void pat_create(bs_srv *s, bs_srv_req *q, bs_srv_resp *r, cred *c)
 	cJSON_ArrayForEach(e, scopes)
 	{
 		if (!cJSON_IsString(e) || !bs_srv_scope_has(BS_SRV_PRODUCT_SCOPES, e->valuestring)) {
-			bs_srv_resp_error(r, 400, "invalid_scope", "scopes[%d] is not one of %s", i, BS_SRV_PRODUCT_SCOPES);
+			bs_srv_resp_error(r, 400, "invalid_scope", "scopes[%d] is not one of %s", i,
+			                  BS_SRV_PRODUCT_SCOPES);
 			goto out;
 		}
 		/* A credential cannot mint one stronger than itself. */
 		if (!bs_srv_scope_has(c->scopes, e->valuestring)) {
 			bs_srv_resp_error(r, 403, "insufficient_scope",
-					  "scopes[%d] (%s) exceeds the scopes of the credential making the call", i,
-					  e->valuestring);
+			                  "scopes[%d] (%s) exceeds the scopes of the credential making the call", i,
+			                  e->valuestring);
 			goto out;
 		}
 		if (!bs_srv_scope_has(sc.ptr, e->valuestring)) {
@@ -483,7 +494,8 @@ static void pat_create(bs_srv *s, bs_srv_req *q, bs_srv_resp *r, cred *c)
 		}
 	}
 	if (!c->user_id) {
-		bs_srv_resp_error(r, 403, "insufficient_scope", "this credential is not bound to a user and cannot own PATs");
+		bs_srv_resp_error(r, 403, "insufficient_scope",
+		                  "this credential is not bound to a user and cannot own PATs");
 		goto out;
 	}
 	if (bs_srv_pat_create(s->db, c->user_id, name->valuestring, sc.ptr, expires_at, token, &id, &err) < 0) {
@@ -496,9 +508,7 @@ static void pat_create(bs_srv *s, bs_srv_req *q, bs_srv_resp *r, cred *c)
 	token[12] = '\0';
 	cJSON_AddStringToObject(out, "token_prefix", token);
 	cJSON_AddStringToObject(out, "name", name->valuestring);
-	arr = cJSON_AddArrayToObject(out, "scopes");
-	cJSON_ArrayForEach(e, scopes)
-	cJSON_AddItemToArray(arr, cJSON_CreateString(e->valuestring));
+	cJSON_AddItemToObject(out, "scopes", scopes_array(sc.ptr));
 	add_time_t(out, "expires_at", expires_at);
 	bs_time_format_rfc3339(time(NULL), t);
 	cJSON_AddStringToObject(out, "created_at", t);
@@ -531,8 +541,9 @@ static cJSON *scopes_array(const char *scopes)
 
 static void pat_list(bs_srv *s, bs_srv_resp *r, cred *c)
 {
-	sqlite3_stmt *st = bs_srv_prep(s->db, "SELECT id, name, token_prefix, scopes, created_at, expires_at, last_used_at,"
-					      " revoked_at FROM personal_access_tokens WHERE user_id = ? ORDER BY id");
+	sqlite3_stmt *st =
+	    bs_srv_prep(s->db, "SELECT id, name, token_prefix, scopes, created_at, expires_at, last_used_at,"
+	                       " revoked_at FROM personal_access_tokens WHERE user_id = ? ORDER BY id");
 	cJSON *out, *arr;
 	if (!st) {
 		bs_srv_resp_error(r, 500, "server_error", "database error");
@@ -546,7 +557,8 @@ static void pat_list(bs_srv *s, bs_srv_resp *r, cred *c)
 		const char *status = "active";
 		if (sqlite3_column_type(st, 7) != SQLITE_NULL)
 			status = "revoked";
-		else if (sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_int64(st, 5) <= (sqlite3_int64)time(NULL))
+		else if (sqlite3_column_type(st, 5) != SQLITE_NULL &&
+		         sqlite3_column_int64(st, 5) <= (sqlite3_int64)time(NULL))
 			status = "expired";
 		cJSON_AddNumberToObject(e, "id", (double)sqlite3_column_int64(st, 0));
 		cJSON_AddStringToObject(e, "name", (const char *)sqlite3_column_text(st, 1));

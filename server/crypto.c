@@ -65,7 +65,7 @@ char *bs_srv_password_hash(const char *password)
 	if (bs_random_bytes(salt, sizeof(salt)) < 0)
 		abort();
 	PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof(salt), PBKDF2_ITERATIONS, EVP_sha256(),
-			  sizeof(dk), dk);
+	                  sizeof(dk), dk);
 	bs_buf_addf(&out, "pbkdf2_sha256$%d$", PBKDF2_ITERATIONS);
 	bs_base64url_encode(&out, salt, sizeof(salt));
 	bs_buf_addch(&out, '$');
@@ -92,8 +92,8 @@ int bs_srv_password_check(const char *stored, const char *password)
 	if (!q || bs_base64url_decode(&salt, p + 1, (size_t)(q - p - 1)) < 0 ||
 	    bs_base64url_decode(&want, q + 1, strlen(q + 1)) < 0 || want.len != sizeof(dk))
 		goto out;
-	PKCS5_PBKDF2_HMAC(password, (int)strlen(password), (unsigned char *)salt.ptr, (int)salt.len, iter,
-			  EVP_sha256(), sizeof(dk), dk);
+	PKCS5_PBKDF2_HMAC(password, (int)strlen(password), (unsigned char *)salt.ptr, (int)salt.len, iter, EVP_sha256(),
+	                  sizeof(dk), dk);
 	ok = bs_secure_equal(dk, want.ptr, sizeof(dk));
 	bs_secure_zero(dk, sizeof(dk));
 out:
@@ -148,7 +148,8 @@ int bs_srv_keys_load(bs_srv *s, bs_error *err)
 		/* INSERT OR IGNORE semantics via a conditional write: if another
 		 * process stored a key first, use that one. */
 		{
-			sqlite3_stmt *st = bs_srv_prep(s->db, "INSERT OR IGNORE INTO settings (key, value) VALUES ('signing_key_pem', ?)");
+			sqlite3_stmt *st = bs_srv_prep(
+			    s->db, "INSERT OR IGNORE INTO settings (key, value) VALUES ('signing_key_pem', ?)");
 			int changed = 0;
 			if (st) {
 				sqlite3_bind_text(st, 1, pem, -1, SQLITE_STATIC);
@@ -158,7 +159,13 @@ int bs_srv_keys_load(bs_srv *s, bs_error *err)
 			bs_secure_zero(pem, strlen(pem));
 			free(pem);
 			if (!changed) {
+				char *other = bs_srv_setting_get(s->db, "signing_key_pem");
 				EVP_PKEY_free(k);
+				if (!other)
+					return bs_error_set(err, BS_ERR_IO,
+					                    "cannot store the signing key in the database");
+				bs_secure_zero(other, strlen(other));
+				free(other);
 				return bs_srv_keys_load(s, err);
 			}
 		}
@@ -408,8 +415,8 @@ static EVP_PKEY *jwk_to_pkey(const cJSON *jwk, const char **kty_out)
 	if (strcmp(kty, "RSA") == 0) {
 		const char *n = jstr(jwk, "n"), *e = jstr(jwk, "e");
 		BIGNUM *bn_n = NULL, *bn_e = NULL;
-		if (n && e && bs_base64url_decode(&a, n, strlen(n)) == 0 && bs_base64url_decode(&b, e, strlen(e)) == 0 &&
-		    a.len >= 256 && b.len > 0) {
+		if (n && e && bs_base64url_decode(&a, n, strlen(n)) == 0 &&
+		    bs_base64url_decode(&b, e, strlen(e)) == 0 && a.len >= 256 && b.len > 0) {
 			bn_n = BN_bin2bn((unsigned char *)a.ptr, (int)a.len, NULL);
 			bn_e = BN_bin2bn((unsigned char *)b.ptr, (int)b.len, NULL);
 			if (bn_n && bn_e && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) &&
@@ -456,7 +463,7 @@ cJSON *bs_srv_jws_verify_jwks(const char *jwt, const char *jwks_json, bs_error *
 		want_kty = "EC";
 	else {
 		bs_error_set(err, BS_ERR_AUTH, "the subject token's alg %s is not supported (RS256 or ES256)",
-			     alg ? alg : "(missing)");
+		             alg ? alg : "(missing)");
 		jws_free(&p);
 		return NULL;
 	}
@@ -487,8 +494,9 @@ cJSON *bs_srv_jws_verify_jwks(const char *jwt, const char *jwks_json, bs_error *
 	cJSON_Delete(jwks);
 	if (!ok) {
 		if (!tried)
-			bs_error_set(err, BS_ERR_AUTH, "no key of the trusted JWKS matches the subject token (kid %s, alg %s)",
-				     kid ? kid : "(none)", alg);
+			bs_error_set(err, BS_ERR_AUTH,
+			             "no key of the trusted JWKS matches the subject token (kid %s, alg %s)",
+			             kid ? kid : "(none)", alg);
 		else
 			bs_error_set(err, BS_ERR_AUTH, "the subject token's signature does not verify");
 		jws_free(&p);

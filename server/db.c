@@ -10,52 +10,52 @@
  * PRAGMA user_version records how many ran. A released migration is never
  * edited: a change to the schema is a new entry at the end. */
 static const char *const migrations[] = {
-	/* 1: the initial schema. Times are Unix seconds (UTC) unless the name
-	 * ends in _ms. */
-	"CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"CREATE TABLE users ("
-	"  id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
-	"  created_at INTEGER NOT NULL);"
-	"CREATE TABLE personal_access_tokens ("
-	"  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), name TEXT NOT NULL,"
-	"  token_hash TEXT NOT NULL UNIQUE, token_prefix TEXT NOT NULL, scopes TEXT NOT NULL,"
-	"  last_used_at INTEGER, expires_at INTEGER, created_at INTEGER NOT NULL, revoked_at INTEGER);"
-	"CREATE INDEX pat_user ON personal_access_tokens(user_id);"
-	"CREATE TABLE device_authorizations ("
-	"  id INTEGER PRIMARY KEY, device_code_hash TEXT NOT NULL UNIQUE, user_code TEXT NOT NULL UNIQUE,"
-	"  client_id TEXT NOT NULL, scopes TEXT NOT NULL,"
-	"  status TEXT NOT NULL CHECK (status IN ('pending','approved','denied','redeemed')),"
-	"  user_id INTEGER REFERENCES users(id), interval INTEGER NOT NULL, last_poll_ms INTEGER,"
-	"  expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL);"
-	"CREATE TABLE refresh_token_families ("
-	"  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), client_id TEXT NOT NULL,"
-	"  scopes TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER, revoked_reason TEXT);"
-	"CREATE TABLE refresh_tokens ("
-	"  id INTEGER PRIMARY KEY, family_id INTEGER NOT NULL REFERENCES refresh_token_families(id),"
-	"  token_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
-	"  used_at INTEGER);"
-	"CREATE TABLE access_tokens ("
-	"  jti TEXT PRIMARY KEY, family_id INTEGER REFERENCES refresh_token_families(id), sub TEXT NOT NULL,"
-	"  expires_at INTEGER NOT NULL, revoked_at INTEGER);"
-	"CREATE TABLE trust_policies ("
-	"  id INTEGER PRIMARY KEY, issuer TEXT NOT NULL, jwks TEXT NOT NULL, audience TEXT NOT NULL,"
-	"  subject_glob TEXT NOT NULL, scopes TEXT NOT NULL, created_at INTEGER NOT NULL);"
-	"CREATE TABLE audit_log ("
-	"  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, token_hash TEXT,"
-	"  reason TEXT, source TEXT, outcome TEXT);"
-	"CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
-	"  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
-	"CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
-	"  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
-	"CREATE TABLE notifications ("
-	"  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
-	"  pat_id INTEGER NOT NULL REFERENCES personal_access_tokens(id), kind TEXT NOT NULL,"
-	"  message TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE (pat_id, kind));"
-	"CREATE TABLE web_sessions ("
-	"  id_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL, user_id INTEGER REFERENCES users(id),"
-	"  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
-	"CREATE TABLE faults ("
-	"  endpoint TEXT PRIMARY KEY, status INTEGER NOT NULL, remaining INTEGER);",
+    /* 1: the initial schema. Times are Unix seconds (UTC) unless the name
+     * ends in _ms. */
+    "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE users ("
+    "  id INTEGER PRIMARY KEY, username TEXT NOT NULL UNIQUE, password_hash TEXT NOT NULL,"
+    "  created_at INTEGER NOT NULL);"
+    "CREATE TABLE personal_access_tokens ("
+    "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), name TEXT NOT NULL,"
+    "  token_hash TEXT NOT NULL UNIQUE, token_prefix TEXT NOT NULL, scopes TEXT NOT NULL,"
+    "  last_used_at INTEGER, expires_at INTEGER, created_at INTEGER NOT NULL, revoked_at INTEGER);"
+    "CREATE INDEX pat_user ON personal_access_tokens(user_id);"
+    "CREATE TABLE device_authorizations ("
+    "  id INTEGER PRIMARY KEY, device_code_hash TEXT NOT NULL UNIQUE, user_code TEXT NOT NULL UNIQUE,"
+    "  client_id TEXT NOT NULL, scopes TEXT NOT NULL,"
+    "  status TEXT NOT NULL CHECK (status IN ('pending','approved','denied','redeemed')),"
+    "  user_id INTEGER REFERENCES users(id), interval INTEGER NOT NULL, last_poll_ms INTEGER,"
+    "  expires_at INTEGER NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE refresh_token_families ("
+    "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), client_id TEXT NOT NULL,"
+    "  scopes TEXT NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER, revoked_reason TEXT);"
+    "CREATE TABLE refresh_tokens ("
+    "  id INTEGER PRIMARY KEY, family_id INTEGER NOT NULL REFERENCES refresh_token_families(id),"
+    "  token_hash TEXT NOT NULL UNIQUE, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,"
+    "  used_at INTEGER);"
+    "CREATE TABLE access_tokens ("
+    "  jti TEXT PRIMARY KEY, family_id INTEGER REFERENCES refresh_token_families(id), sub TEXT NOT NULL,"
+    "  expires_at INTEGER NOT NULL, revoked_at INTEGER);"
+    "CREATE TABLE trust_policies ("
+    "  id INTEGER PRIMARY KEY, issuer TEXT NOT NULL, jwks TEXT NOT NULL, audience TEXT NOT NULL,"
+    "  subject_glob TEXT NOT NULL, scopes TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE audit_log ("
+    "  id INTEGER PRIMARY KEY, at INTEGER NOT NULL, actor TEXT, action TEXT NOT NULL, token_hash TEXT,"
+    "  reason TEXT, source TEXT, outcome TEXT);"
+    "CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+    "CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log"
+    "  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;"
+    "CREATE TABLE notifications ("
+    "  id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),"
+    "  pat_id INTEGER NOT NULL REFERENCES personal_access_tokens(id), kind TEXT NOT NULL,"
+    "  message TEXT NOT NULL, created_at INTEGER NOT NULL, UNIQUE (pat_id, kind));"
+    "CREATE TABLE web_sessions ("
+    "  id_hash TEXT PRIMARY KEY, csrf TEXT NOT NULL, user_id INTEGER REFERENCES users(id),"
+    "  created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL);"
+    "CREATE TABLE faults ("
+    "  endpoint TEXT PRIMARY KEY, status INTEGER NOT NULL, remaining INTEGER);",
 };
 
 static void log_sql_error(sqlite3 *db, const char *what)
@@ -94,7 +94,8 @@ int bs_srv_db_open(sqlite3 **out, const char *path, bs_error *err)
 	*out = NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
-		bs_error_set(err, BS_ERR_IO, "cannot open database %s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+		bs_error_set(err, BS_ERR_IO, "cannot open database %s: %s", path,
+		             db ? sqlite3_errmsg(db) : "no memory");
 		sqlite3_close(db);
 		return BS_ERR_IO;
 	}
@@ -111,7 +112,7 @@ int bs_srv_db_open(sqlite3 **out, const char *path, bs_error *err)
 	sqlite3_finalize(st);
 	if (version > count) {
 		bs_error_set(err, BS_ERR_UNSUPPORTED, "database %s has schema version %d, newer than this server (%d)",
-			     path, version, count);
+		             path, version, count);
 		sqlite3_close(db);
 		return BS_ERR_UNSUPPORTED;
 	}
@@ -194,10 +195,11 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
 }
 
 int bs_srv_audit(sqlite3 *db, const char *who, const char *action, const char *token_hash, const char *reason,
-		 const char *source_json, const char *outcome)
+                 const char *source_json, const char *outcome)
 {
-	sqlite3_stmt *st = bs_srv_prep(db, "INSERT INTO audit_log (at, actor, action, token_hash, reason, source, outcome)"
-					   " VALUES (?, ?, ?, ?, ?, ?, ?)");
+	sqlite3_stmt *st =
+	    bs_srv_prep(db, "INSERT INTO audit_log (at, actor, action, token_hash, reason, source, outcome)"
+	                    " VALUES (?, ?, ?, ?, ?, ?, ?)");
 	int rc;
 	if (!st)
 		return -1;
@@ -217,7 +219,8 @@ int bs_srv_audit(sqlite3 *db, const char *who, const char *action, const char *t
 
 int bs_srv_pat_revoke_row(sqlite3 *db, long long pat_id, const char *why)
 {
-	sqlite3_stmt *st = bs_srv_prep(db, "UPDATE personal_access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
+	sqlite3_stmt *st =
+	    bs_srv_prep(db, "UPDATE personal_access_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL");
 	int changed;
 	if (!st)
 		return -1;
@@ -232,8 +235,9 @@ int bs_srv_pat_revoke_row(sqlite3 *db, long long pat_id, const char *why)
 	if (changed) {
 		/* The owner hears about it once per token: UNIQUE (pat_id, kind). */
 		st = bs_srv_prep(db, "INSERT OR IGNORE INTO notifications (user_id, pat_id, kind, message, created_at)"
-				     " SELECT user_id, id, 'revoked', 'Your token ' || name || ' (' || token_prefix || ') was revoked: ' || ?,"
-				     " ? FROM personal_access_tokens WHERE id = ?");
+		                     " SELECT user_id, id, 'revoked', 'Your token ' || name || ' (' || token_prefix || "
+		                     "') was revoked: ' || ?,"
+		                     " ? FROM personal_access_tokens WHERE id = ?");
 		if (st) {
 			sqlite3_bind_text(st, 1, why ? why : "revoked", -1, SQLITE_TRANSIENT);
 			sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));

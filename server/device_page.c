@@ -40,7 +40,7 @@ static int session_load(bs_srv *s, bs_srv_req *q, session *ss)
 		return 0;
 	bs_sha256_hex(id, strlen(id), ss->id_hash);
 	st = bs_srv_prep(s->db, "SELECT w.csrf, w.user_id, u.username FROM web_sessions w LEFT JOIN users u"
-				" ON u.id = w.user_id WHERE w.id_hash = ? AND w.expires_at > ?");
+	                        " ON u.id = w.user_id WHERE w.id_hash = ? AND w.expires_at > ?");
 	if (!st)
 		return 0;
 	sqlite3_bind_text(st, 1, ss->id_hash, -1, SQLITE_STATIC);
@@ -59,8 +59,9 @@ static int session_load(bs_srv *s, bs_srv_req *q, session *ss)
 static int session_create(bs_srv *s, bs_srv_resp *r, session *ss, long long user_id, const char *username)
 {
 	char *id = bs_srv_random_token(32), *cookie;
-	sqlite3_stmt *st = bs_srv_prep(s->db, "INSERT INTO web_sessions (id_hash, csrf, user_id, created_at, expires_at)"
-					      " VALUES (?, ?, ?, ?, ?)");
+	sqlite3_stmt *st =
+	    bs_srv_prep(s->db, "INSERT INTO web_sessions (id_hash, csrf, user_id, created_at, expires_at)"
+	                       " VALUES (?, ?, ?, ?, ?)");
 	int ok;
 	session_free(ss);
 	bs_sha256_hex(id, strlen(id), ss->id_hash);
@@ -81,8 +82,8 @@ static int session_create(bs_srv *s, bs_srv_resp *r, session *ss, long long user
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)(time(NULL) + SESSION_TTL));
 	ok = sqlite3_step(st) == SQLITE_DONE;
 	sqlite3_finalize(st);
-	cookie = bs_xasprintf(SESSION_COOKIE "=%s; Path=/device; HttpOnly; SameSite=Strict; Max-Age=%d", id,
-			      SESSION_TTL);
+	cookie =
+	    bs_xasprintf(SESSION_COOKIE "=%s; Path=/device; HttpOnly; SameSite=Strict; Max-Age=%d", id, SESSION_TTL);
 	bs_srv_resp_header(r, "Set-Cookie", cookie);
 	free(cookie);
 	bs_secure_zero(id, strlen(id));
@@ -106,7 +107,7 @@ static void page_start(bs_buf *b, const char *title)
 	bs_buf_adds(b, "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>");
 	bs_srv_html_escape(b, title);
 	bs_buf_adds(b, "</title><style>body{font-family:sans-serif;max-width:32em;margin:3em auto}"
-		       "input{display:block;margin:.4em 0 1em;font-size:1.1em}</style></head><body>\n<h1>");
+	               "input{display:block;margin:.4em 0 1em;font-size:1.1em}</style></head><body>\n<h1>");
 	bs_srv_html_escape(b, title);
 	bs_buf_adds(b, "</h1>\n");
 }
@@ -127,7 +128,8 @@ static void finish(bs_srv_resp *r, unsigned status, bs_buf *b)
 	bs_buf_add(&r->body, b->ptr, b->len);
 	bs_buf_free(b);
 	bs_srv_resp_header(r, "X-Frame-Options", "DENY");
-	bs_srv_resp_header(r, "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+	bs_srv_resp_header(r, "Content-Security-Policy",
+	                   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
 }
 
 static void signin_page(bs_srv_resp *r, unsigned status, const session *ss, const char *user_code, const char *msg)
@@ -141,10 +143,11 @@ static void signin_page(bs_srv_resp *r, unsigned status, const session *ss, cons
 	}
 	bs_buf_adds(&b, "<form method=\"post\" action=\"/device\">\n");
 	csrf_field(&b, ss);
-	bs_buf_adds(&b, "<input type=\"hidden\" name=\"action\" value=\"login\">\n"
-			"<label>Username<input name=\"username\" autocomplete=\"username\"></label>\n"
-			"<label>Password<input type=\"password\" name=\"password\" autocomplete=\"current-password\"></label>\n"
-			"<label>Code<input name=\"user_code\" value=\"");
+	bs_buf_adds(
+	    &b, "<input type=\"hidden\" name=\"action\" value=\"login\">\n"
+	        "<label>Username<input name=\"username\" autocomplete=\"username\"></label>\n"
+	        "<label>Password<input type=\"password\" name=\"password\" autocomplete=\"current-password\"></label>\n"
+	        "<label>Code<input name=\"user_code\" value=\"");
 	bs_srv_html_escape(&b, user_code ? user_code : "");
 	bs_buf_adds(&b, "\" placeholder=\"XXXX-XXXX\"></label>\n<button type=\"submit\">Sign in</button>\n</form>\n");
 	finish(r, status, &b);
@@ -152,14 +155,14 @@ static void signin_page(bs_srv_resp *r, unsigned status, const session *ss, cons
 
 /* The approve/deny form for a signed-in person. */
 static void confirm_page(bs_srv *s, bs_srv_resp *r, unsigned status, const session *ss, const char *user_code,
-			 const char *msg)
+                         const char *msg)
 {
 	bs_buf b = BS_BUF_INIT;
 	char code[9];
 	char *scopes = NULL;
 	if (user_code && bs_srv_user_code_normalize(user_code, code) == 0) {
 		sqlite3_stmt *st = bs_srv_prep(s->db, "SELECT scopes FROM device_authorizations WHERE user_code = ?"
-						      " AND status = 'pending' AND expires_at > ?");
+		                                      " AND status = 'pending' AND expires_at > ?");
 		if (st) {
 			sqlite3_bind_text(st, 1, code, -1, SQLITE_STATIC);
 			sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
@@ -187,8 +190,8 @@ static void confirm_page(bs_srv *s, bs_srv_resp *r, unsigned status, const sessi
 	bs_buf_adds(&b, "<label>Code<input name=\"user_code\" value=\"");
 	bs_srv_html_escape(&b, user_code ? user_code : "");
 	bs_buf_adds(&b, "\" placeholder=\"XXXX-XXXX\"></label>\n"
-			"<button type=\"submit\" name=\"action\" value=\"approve\">Approve</button>\n"
-			"<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button>\n</form>\n");
+	                "<button type=\"submit\" name=\"action\" value=\"approve\">Approve</button>\n"
+	                "<button type=\"submit\" name=\"action\" value=\"deny\">Deny</button>\n</form>\n");
 	free(scopes);
 	finish(r, status, &b);
 }
@@ -213,8 +216,7 @@ static long long check_login(bs_srv *s, const char *user, const char *pw)
 	if (!st)
 		return 0;
 	sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    bs_srv_password_check((const char *)sqlite3_column_text(st, 1), pw))
+	if (sqlite3_step(st) == SQLITE_ROW && bs_srv_password_check((const char *)sqlite3_column_text(st, 1), pw))
 		id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	return id;
@@ -229,7 +231,7 @@ static void decide(bs_srv *s, bs_srv_resp *r, const session *ss, const char *use
 		return;
 	}
 	st = bs_srv_prep(s->db, "UPDATE device_authorizations SET status = ?, user_id = ? WHERE user_code = ?"
-				" AND status = 'pending' AND expires_at > ?");
+	                        " AND status = 'pending' AND expires_at > ?");
 	if (!st) {
 		message_page(r, 500, "Error", "database error");
 		return;
@@ -271,7 +273,8 @@ void bs_srv_h_device_page(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 		return;
 	}
 	if (!bs_srv_req_is_form(q) || bs_srv_form_parse(&f, q->body.ptr, q->body.len, &err) < 0) {
-		message_page(r, 400, "Bad request", err.code ? err.message : "the form must be application/x-www-form-urlencoded");
+		message_page(r, 400, "Bad request",
+		             err.code ? err.message : "the form must be application/x-www-form-urlencoded");
 		session_free(&ss);
 		return;
 	}
@@ -279,8 +282,9 @@ void bs_srv_h_device_page(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 	action = bs_srv_form_get(&f, "action");
 	user_code = bs_srv_form_get(&f, "user_code");
 	if (!have || !csrf || strlen(csrf) != strlen(ss.csrf) || !bs_secure_equal(csrf, ss.csrf, strlen(csrf))) {
-		message_page(r, 403, "Forbidden", "The form expired or did not come from this site (CSRF check failed). "
-						  "Reload the page and try again.");
+		message_page(r, 403, "Forbidden",
+		             "The form expired or did not come from this site (CSRF check failed). "
+		             "Reload the page and try again.");
 	} else if (action && strcmp(action, "login") == 0) {
 		long long uid = check_login(s, bs_srv_form_get(&f, "username"), bs_srv_form_get(&f, "password"));
 		if (!uid) {

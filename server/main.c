@@ -10,13 +10,14 @@
 
 static void usage(FILE *f)
 {
-	fputs("usage: bstscan-server --listen HOST:PORT --db FILE [--issuer URL] [--access-ttl SECONDS]\n"
-	      "                      [--refresh-ttl SECONDS] [--device-expires-in SECONDS] [--device-interval SECONDS]\n"
-	      "       bstscan-server demo [--listen HOST:PORT] [--db FILE]\n"
-	      "       bstscan-server admin --db FILE COMMAND ...   (bstscan-server admin --db X help)\n"
-	      "PORT 0 picks a free port; the server prints `listening on http://HOST:PORT` when ready.\n"
-	      "See docs/server.md.\n",
-	      f);
+	fputs(
+	    "usage: bstscan-server --listen HOST:PORT --db FILE [--issuer URL] [--access-ttl SECONDS]\n"
+	    "                      [--refresh-ttl SECONDS] [--device-expires-in SECONDS] [--device-interval SECONDS]\n"
+	    "       bstscan-server demo [--listen HOST:PORT] [--db FILE]\n"
+	    "       bstscan-server admin --db FILE COMMAND ...   (bstscan-server admin --db X help)\n"
+	    "PORT 0 picks a free port; the server prints `listening on http://HOST:PORT` when ready.\n"
+	    "See docs/server.md.\n",
+	    f);
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -70,7 +71,7 @@ static int demo(int argc, char **argv)
 {
 	const char *listen = "127.0.0.1:8080", *dbpath = NULL;
 	char *tmpdir = NULL, *path, token[48], *password;
-	bs_srv s = { 0 };
+	bs_srv s = {0};
 	bs_error err = BS_ERROR_INIT;
 	long long uid;
 	int rc;
@@ -126,18 +127,18 @@ static int demo(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "listen", required_argument, NULL, 'l' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "issuer", required_argument, NULL, 'i' },
-		{ "access-ttl", required_argument, NULL, 'a' },
-		{ "refresh-ttl", required_argument, NULL, 'r' },
-		{ "device-expires-in", required_argument, NULL, 'e' },
-		{ "device-interval", required_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+	    {"listen", required_argument, NULL, 'l'},
+	    {"db", required_argument, NULL, 'd'},
+	    {"issuer", required_argument, NULL, 'i'},
+	    {"access-ttl", required_argument, NULL, 'a'},
+	    {"refresh-ttl", required_argument, NULL, 'r'},
+	    {"device-expires-in", required_argument, NULL, 'e'},
+	    {"device-interval", required_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
-	bs_srv s = { 0 };
+	bs_srv s = {0};
 	const char *listen = NULL, *dbpath = NULL;
 	int c;
 

@@ -11,8 +11,8 @@
 /* Leeway for exp/nbf/iat of foreign ID tokens: CI runners' clocks drift. */
 #define EXCHANGE_LEEWAY_S 60
 
-static const char *const supported_scopes[] = { "leaks:check", "leaks:revoke", "pats:read", "pats:write",
-						"openid", "profile", "offline_access" };
+static const char *const supported_scopes[] = {"leaks:check", "leaks:revoke", "pats:read",     "pats:write",
+                                               "openid",      "profile",      "offline_access"};
 
 /* ---------- discovery ---------- */
 
@@ -21,9 +21,9 @@ void bs_srv_h_discovery(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 	cJSON *o = cJSON_CreateObject(), *a;
 	char *u;
 	cJSON_AddStringToObject(o, "issuer", s->issuer);
-#define ENDPOINT(name, path)                                   \
-	u = bs_xasprintf("%s%s", s->issuer, path);             \
-	cJSON_AddStringToObject(o, name, u);                   \
+#define ENDPOINT(name, path)                                                                                           \
+	u = bs_xasprintf("%s%s", s->issuer, path);                                                                     \
+	cJSON_AddStringToObject(o, name, u);                                                                           \
 	free(u);
 	ENDPOINT("device_authorization_endpoint", "/oauth/device/authorize")
 	ENDPOINT("token_endpoint", "/oauth/token")
@@ -80,7 +80,7 @@ static int oauth_form(bs_srv_req *q, bs_srv_resp *r, bs_srv_form *f, int client_
 	}
 	if (cid && strcmp(cid, BS_SRV_CLIENT_ID) != 0) {
 		bs_srv_resp_error(r, 401, "invalid_client", "unknown client_id (the public client is %s)",
-				  BS_SRV_CLIENT_ID);
+		                  BS_SRV_CLIENT_ID);
 		bs_srv_form_free(f);
 		return -1;
 	}
@@ -102,7 +102,7 @@ static char *requested_scopes(bs_srv_resp *r, const char *scope, const char *dfl
 	}
 	if (!bs_srv_scopes_subset(norm, allowed ? allowed : BS_SRV_PRODUCT_SCOPES " " BS_SRV_OIDC_SCOPES)) {
 		bs_srv_resp_error(r, 400, "invalid_scope", "requested scope is not allowed (allowed: %s)",
-				  allowed ? allowed : BS_SRV_PRODUCT_SCOPES " " BS_SRV_OIDC_SCOPES);
+		                  allowed ? allowed : BS_SRV_PRODUCT_SCOPES " " BS_SRV_OIDC_SCOPES);
 		free(norm);
 		return NULL;
 	}
@@ -156,8 +156,9 @@ static char *issue_refresh(bs_srv *s, long long family_id)
 {
 	char *tok = bs_srv_random_token(32);
 	char hash[65];
-	sqlite3_stmt *st = bs_srv_prep(s->db, "INSERT INTO refresh_tokens (family_id, token_hash, created_at, expires_at)"
-					      " VALUES (?, ?, ?, ?)");
+	sqlite3_stmt *st =
+	    bs_srv_prep(s->db, "INSERT INTO refresh_tokens (family_id, token_hash, created_at, expires_at)"
+	                       " VALUES (?, ?, ?, ?)");
 	bs_sha256_hex(tok, strlen(tok), hash);
 	if (!st) {
 		free(tok);
@@ -176,7 +177,7 @@ static char *issue_refresh(bs_srv *s, long long family_id)
 }
 
 static void token_response(bs_srv *s, bs_srv_resp *r, const char *access, const char *refresh, const char *scopes,
-			   int exchange)
+                           int exchange)
 {
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "access_token", access);
@@ -195,7 +196,7 @@ static void token_response(bs_srv *s, bs_srv_resp *r, const char *access, const 
 static void revoke_family(bs_srv *s, long long family_id, const char *reason)
 {
 	sqlite3_stmt *st = bs_srv_prep(s->db, "UPDATE refresh_token_families SET revoked_at = ?, revoked_reason = ?"
-					      " WHERE id = ? AND revoked_at IS NULL");
+	                                      " WHERE id = ? AND revoked_at IS NULL");
 	if (st) {
 		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 		sqlite3_bind_text(st, 2, reason, -1, SQLITE_STATIC);
@@ -229,8 +230,8 @@ void bs_srv_h_device_authorize(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 		return;
 	for (int attempt = 0; attempt < 5 && !stored; attempt++) {
 		sqlite3_stmt *st = bs_srv_prep(s->db, "INSERT INTO device_authorizations (device_code_hash, user_code,"
-						      " client_id, scopes, status, interval, expires_at, created_at)"
-						      " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)");
+		                                      " client_id, scopes, status, interval, expires_at, created_at)"
+		                                      " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)");
 		free(device_code);
 		device_code = bs_srv_random_token(32);
 		bs_sha256_hex(device_code, strlen(device_code), hash);
@@ -290,8 +291,8 @@ static void grant_device_code(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 	}
 	bs_sha256_hex(code, strlen(code), hash);
 	st = bs_srv_prep(s->db, "SELECT d.id, d.status, d.scopes, d.user_id, d.interval, d.last_poll_ms, d.expires_at,"
-				" u.username FROM device_authorizations d LEFT JOIN users u ON u.id = d.user_id"
-				" WHERE d.device_code_hash = ?");
+	                        " u.username FROM device_authorizations d LEFT JOIN users u ON u.id = d.user_id"
+	                        " WHERE d.device_code_hash = ?");
 	if (!st) {
 		bs_srv_resp_error(r, 500, "server_error", "database error");
 		return;
@@ -332,8 +333,8 @@ static void grant_device_code(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 		sqlite3_step(st);
 		sqlite3_finalize(st);
 		if (too_fast) {
-			bs_srv_resp_error(r, 400, "slow_down", "polling too fast; wait at least %lld seconds between polls",
-					  interval + 5);
+			bs_srv_resp_error(r, 400, "slow_down",
+			                  "polling too fast; wait at least %lld seconds between polls", interval + 5);
 			goto out;
 		}
 	}
@@ -347,7 +348,8 @@ static void grant_device_code(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 	}
 	/* approved: redeem exactly once (the status check in the WHERE makes a
 	 * racing second redemption change nothing). */
-	st = bs_srv_prep(s->db, "UPDATE device_authorizations SET status = 'redeemed' WHERE id = ? AND status = 'approved'");
+	st = bs_srv_prep(s->db,
+	                 "UPDATE device_authorizations SET status = 'redeemed' WHERE id = ? AND status = 'approved'");
 	if (!st) {
 		bs_srv_resp_error(r, 500, "server_error", "database error");
 		goto out;
@@ -363,7 +365,7 @@ static void grant_device_code(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 		long long family = 0;
 		char *access = NULL, *refresh = NULL;
 		st = bs_srv_prep(s->db, "INSERT INTO refresh_token_families (user_id, client_id, scopes, created_at)"
-					" VALUES (?, ?, ?, ?)");
+		                        " VALUES (?, ?, ?, ?)");
 		if (st) {
 			sqlite3_bind_int64(st, 1, user_id);
 			sqlite3_bind_text(st, 2, BS_SRV_CLIENT_ID, -1, SQLITE_STATIC);
@@ -408,9 +410,10 @@ static void grant_refresh(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 		return;
 	}
 	bs_sha256_hex(tok, strlen(tok), hash);
-	st = bs_srv_prep(s->db, "SELECT t.id, t.family_id, t.used_at IS NOT NULL, t.expires_at, f.revoked_at IS NOT NULL,"
-				" f.scopes, u.username FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id"
-				" JOIN users u ON u.id = f.user_id WHERE t.token_hash = ?");
+	st = bs_srv_prep(
+	    s->db, "SELECT t.id, t.family_id, t.used_at IS NOT NULL, t.expires_at, f.revoked_at IS NOT NULL,"
+	           " f.scopes, u.username FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id"
+	           " JOIN users u ON u.id = f.user_id WHERE t.token_hash = ?");
 	if (!st) {
 		bs_srv_resp_error(r, 500, "server_error", "database error");
 		return;
@@ -439,7 +442,7 @@ static void grant_refresh(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 		 * neither the thief nor the victim can continue (RFC 9700 §4.14.2). */
 		revoke_family(s, family, "refresh token reuse");
 		bs_srv_audit(s->db, username, "refresh_reuse", hash, "refresh token reuse detected", NULL,
-			     "family_revoked");
+		             "family_revoked");
 		bs_srv_resp_error(r, 400, "invalid_grant", "the refresh_token was already used; its family is revoked");
 		goto out;
 	}
@@ -520,6 +523,13 @@ static const char *policy_mismatch(const cJSON *claims, const char *audience, co
 	return NULL;
 }
 
+/* The issuer URL, also with one trailing slash. */
+static int is_issuer(const bs_srv *s, const char *v)
+{
+	size_t n = strlen(s->issuer);
+	return strncmp(v, s->issuer, n) == 0 && (v[n] == '\0' || (v[n] == '/' && v[n + 1] == '\0'));
+}
+
 static void grant_exchange(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 {
 	const char *subject = bs_srv_form_get(f, "subject_token");
@@ -544,8 +554,9 @@ static void grant_exchange(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 		bs_srv_resp_error(r, 400, "invalid_request", "requested_token_type must be %s", BS_SRV_TT_ACCESS_TOKEN);
 		return;
 	}
-	if (audience && strcmp(audience, BS_SRV_API_AUDIENCE) != 0 && strcmp(audience, s->issuer) != 0) {
-		bs_srv_resp_error(r, 400, "invalid_target", "audience must be %s or %s", BS_SRV_API_AUDIENCE, s->issuer);
+	if (audience && strcmp(audience, BS_SRV_API_AUDIENCE) != 0 && !is_issuer(s, audience)) {
+		bs_srv_resp_error(r, 400, "invalid_target", "audience must be %s or %s", BS_SRV_API_AUDIENCE,
+		                  s->issuer);
 		return;
 	}
 	if (bs_srv_form_get(f, "actor_token")) {
@@ -560,7 +571,8 @@ static void grant_exchange(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 		bs_srv_resp_error(r, 400, "invalid_grant", "the subject token is not a JWT with an iss claim");
 		return;
 	}
-	st = bs_srv_prep(s->db, "SELECT jwks, audience, subject_glob, scopes FROM trust_policies WHERE issuer = ? ORDER BY id");
+	st = bs_srv_prep(
+	    s->db, "SELECT jwks, audience, subject_glob, scopes FROM trust_policies WHERE issuer = ? ORDER BY id");
 	if (!st) {
 		cJSON_Delete(peek);
 		bs_srv_resp_error(r, 500, "server_error", "database error");
@@ -606,7 +618,7 @@ static void grant_exchange(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 	sqlite3_finalize(st);
 	if (!matched)
 		bs_srv_resp_error(r, 400, "invalid_grant", "%s",
-				  why.len ? why.ptr : "no trust policy is configured for the subject token's issuer");
+		                  why.len ? why.ptr : "no trust policy is configured for the subject token's issuer");
 	bs_buf_free(&why);
 }
 
@@ -651,7 +663,7 @@ void bs_srv_h_oauth_revoke(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 		return;
 	}
 	bs_sha256_hex(tok, strlen(tok), hash);
-	/* The hint only orders the search (RFC 7009 §2.1); every kind is tried. */
+	/* The hint is advisory (RFC 7009 §2.1): every kind is tried. */
 	st = bs_srv_prep(s->db, "SELECT family_id FROM refresh_tokens WHERE token_hash = ?");
 	if (st) {
 		sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
@@ -666,7 +678,9 @@ void bs_srv_h_oauth_revoke(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 		if (bs_srv_jwt_verify_own(s, tok, &claims, &err) == 0) {
 			const cJSON *jti = cJSON_GetObjectItemCaseSensitive(claims, "jti");
 			if (cJSON_IsString(jti)) {
-				st = bs_srv_prep(s->db, "UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL");
+				st = bs_srv_prep(
+				    s->db,
+				    "UPDATE access_tokens SET revoked_at = ? WHERE jti = ? AND revoked_at IS NULL");
 				if (st) {
 					sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 					sqlite3_bind_text(st, 2, jti->valuestring, -1, SQLITE_TRANSIENT);
@@ -686,7 +700,7 @@ void bs_srv_h_oauth_revoke(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 			if (sqlite3_step(st) == SQLITE_ROW &&
 			    bs_srv_pat_revoke_row(s->db, sqlite3_column_int64(st, 0), "revoked by its holder") == 1)
 				bs_srv_audit(s->db, "token holder", "oauth_revoke", hash, "revoked by its holder", NULL,
-					     "revoked");
+				             "revoked");
 			sqlite3_finalize(st);
 		}
 	}

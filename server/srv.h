@@ -39,9 +39,9 @@ typedef struct bs_srv_fault {
 
 typedef struct bs_srv {
 	sqlite3 *db;
-	char *issuer;          /* "http://127.0.0.1:PORT" unless --issuer */
-	long access_ttl;       /* seconds */
-	long refresh_ttl;      /* seconds */
+	char *issuer;     /* "http://127.0.0.1:PORT" unless --issuer */
+	long access_ttl;  /* seconds */
+	long refresh_ttl; /* seconds */
 	long device_expires_in;
 	long device_interval;
 	EVP_PKEY *signing_key; /* ES256, kept in the database */
@@ -71,7 +71,7 @@ char *bs_srv_col_strdup(sqlite3_stmt *st, int col);
 long long bs_srv_now_ms(void);
 /* Appends an audit row; who/action/hash/reason/source/outcome may be NULL. */
 int bs_srv_audit(sqlite3 *db, const char *who, const char *action, const char *token_hash, const char *reason,
-		 const char *source_json, const char *outcome);
+                 const char *source_json, const char *outcome);
 /* Revokes a PAT row by id (sets revoked_at, records the owner notification
  * once). Returns 1 when it changed the row, 0 when already revoked. */
 int bs_srv_pat_revoke_row(sqlite3 *db, long long pat_id, const char *why);
@@ -108,8 +108,9 @@ typedef struct bs_srv_form {
 	char **values;
 	size_t n;
 } bs_srv_form;
-/* Parses application/x-www-form-urlencoded text. Returns 0, or -1 with err
- * naming the problem (bad percent escape, repeated parameter). */
+/* Parses application/x-www-form-urlencoded text. Returns 0, or a negative
+ * bs_status with err naming the problem (bad percent-escape, NUL byte,
+ * repeated parameter, more than 64 parameters); f is then empty. */
 int bs_srv_form_parse(bs_srv_form *f, const char *body, size_t len, bs_error *err);
 const char *bs_srv_form_get(const bs_srv_form *f, const char *name);
 void bs_srv_form_free(bs_srv_form *f);
@@ -117,7 +118,7 @@ void bs_srv_html_escape(bs_buf *out, const char *s);
 /* Normalises a user code: drops dashes and spaces, upper-cases; 0 when the
  * result is 8 characters of the alphabet. */
 int bs_srv_user_code_normalize(const char *in, char out[9]);
-/* 1 when every space-separated word of have_req is in the space-separated set. */
+/* 1 when every space-separated word of words is one of the words of set. */
 int bs_srv_scopes_subset(const char *words, const char *set);
 int bs_srv_scope_has(const char *scopes, const char *scope);
 /* Rewrites "a,b c" (commas or spaces) into "a b c"; caller frees. */
@@ -148,7 +149,7 @@ void bs_srv_resp_header(bs_srv_resp *r, const char *name, const char *value);
 void bs_srv_resp_json(bs_srv_resp *r, unsigned status, const cJSON *json);
 /* {"error": code, "error_description": desc} with status. */
 void bs_srv_resp_error(bs_srv_resp *r, unsigned status, const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 const char *bs_srv_req_header(const bs_srv_req *q, const char *name);
 const char *bs_srv_req_query(const bs_srv_req *q, const char *name);
 /* 1 when the Content-Type is application/x-www-form-urlencoded. */
@@ -177,7 +178,7 @@ int bs_srv_admin_main(int argc, char **argv);
 int bs_srv_user_add(sqlite3 *db, const char *name, const char *password, bs_error *err);
 /* Creates a PAT for user; out receives the raw token. */
 int bs_srv_pat_create(sqlite3 *db, long long user_id, const char *name, const char *scopes, time_t expires_at,
-		      char token_out[48], long long *id_out, bs_error *err);
+                      char token_out[48], long long *id_out, bs_error *err);
 long long bs_srv_user_id(sqlite3 *db, const char *name);
 
 #endif

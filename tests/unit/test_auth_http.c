@@ -15,7 +15,7 @@ static bs_http *new_client(long timeout_ms)
 {
 	bs_http *h;
 	bs_error err = BS_ERROR_INIT;
-	bs_http_options o = { 0 };
+	bs_http_options o = {0};
 	o.timeout_ms = timeout_ms;
 	o.connect_timeout_ms = timeout_ms;
 	o.retry_base_ms = 20;
@@ -54,7 +54,7 @@ Test(http, refuses_plain_http_to_a_remote_host_before_sending)
 	bs_http_response r;
 	bs_error err = BS_ERROR_INIT;
 	cr_assert_eq(bs_http_get(h, &r, "http://192.0.2.1/api", "secret-bearer", BS_HTTP_RETRY_NONE, &err),
-		     BS_ERR_USAGE);
+	             BS_ERR_USAGE);
 	cr_assert_eq(r.attempts, 0);
 	cr_assert_null(strstr(err.message, "secret-bearer"));
 	bs_http_response_free(&r);
@@ -107,7 +107,7 @@ Test(http, retries_5xx_only_when_the_caller_allows)
 	bs_error err = BS_ERROR_INIT;
 	char url[128];
 	snprintf(url, sizeof(url), "%s/idem", fo->url);
-	fo_add(fo, "GET", "/idem", (fo_reply){ 503, "text/html", "<html>busy</html>", NULL, 0, 0 });
+	fo_add(fo, "GET", "/idem", (fo_reply){503, "text/html", "<html>busy</html>", NULL, 0, 0});
 	fo_json(fo, "GET", "/idem", 200, "{}");
 	cr_assert_eq(bs_http_get(h, &r, url, NULL, BS_HTTP_RETRY_IDEMPOTENT, &err), 0);
 	cr_assert_eq(r.status, 200);
@@ -115,7 +115,7 @@ Test(http, retries_5xx_only_when_the_caller_allows)
 	bs_http_response_free(&r);
 
 	snprintf(url, sizeof(url), "%s/once", fo->url);
-	fo_add(fo, "POST", "/once", (fo_reply){ 503, "text/html", "<html>busy</html>", NULL, 0, 0 });
+	fo_add(fo, "POST", "/once", (fo_reply){503, "text/html", "<html>busy</html>", NULL, 0, 0});
 	fo_json(fo, "POST", "/once", 200, "{}");
 	cr_assert_eq(bs_http_post_json(h, &r, url, "{}", NULL, BS_HTTP_RETRY_UNSENT, &err), 0);
 	cr_assert_eq(r.status, 503, "a 5xx is not retried when the server may have acted");
@@ -133,7 +133,7 @@ Test(http, honours_retry_after_on_429_and_gives_up_past_the_cap)
 	bs_error err = BS_ERROR_INIT;
 	char url[128];
 	snprintf(url, sizeof(url), "%s/rl", fo->url);
-	fo_add(fo, "POST", "/rl", (fo_reply){ 429, "application/json", "{}", "Retry-After: 1", 0, 0 });
+	fo_add(fo, "POST", "/rl", (fo_reply){429, "application/json", "{}", "Retry-After: 1", 0, 0});
 	fo_json(fo, "POST", "/rl", 200, "{\"ok\":true}");
 	cr_assert_eq(bs_http_post_json(h, &r, url, "{}", NULL, BS_HTTP_RETRY_UNSENT, &err), 0);
 	cr_assert_eq(r.status, 200);
@@ -141,7 +141,7 @@ Test(http, honours_retry_after_on_429_and_gives_up_past_the_cap)
 	bs_http_response_free(&r);
 
 	snprintf(url, sizeof(url), "%s/rl2", fo->url);
-	fo_add(fo, "GET", "/rl2", (fo_reply){ 429, "application/json", "{}", "Retry-After: 3600", 0, 0 });
+	fo_add(fo, "GET", "/rl2", (fo_reply){429, "application/json", "{}", "Retry-After: 3600", 0, 0});
 	cr_assert_eq(bs_http_get(h, &r, url, NULL, BS_HTTP_RETRY_IDEMPOTENT, &err), 0);
 	cr_assert_eq(r.status, 429);
 	cr_assert_str_eq(r.retry_after, "3600");
@@ -166,14 +166,14 @@ Test(http, bounds_the_response_body)
 	bs_http *h;
 	bs_http_response r;
 	bs_error err = BS_ERROR_INIT;
-	bs_http_options o = { 0 };
+	bs_http_options o = {0};
 	char url[128];
 	static char big[5000];
 	memset(big, 'a', sizeof(big) - 1);
 	o.max_body_bytes = 1000;
 	cr_assert_eq(bs_http_new(&h, &o, &err), 0);
 	snprintf(url, sizeof(url), "%s/big", fo->url);
-	fo_add(fo, "GET", "/big", (fo_reply){ 200, "text/plain", big, NULL, 0, 0 });
+	fo_add(fo, "GET", "/big", (fo_reply){200, "text/plain", big, NULL, 0, 0});
 	cr_assert_eq(bs_http_get(h, &r, url, NULL, BS_HTTP_RETRY_NONE, &err), BS_ERR_LIMIT);
 	cr_assert(strstr(err.message, "1000 bytes"), "%s", err.message);
 	bs_http_response_free(&r);
@@ -205,7 +205,7 @@ Test(http, a_dropped_connection_is_retried_for_idempotent_calls)
 	bs_error err = BS_ERROR_INIT;
 	char url[128];
 	snprintf(url, sizeof(url), "%s/flaky", fo->url);
-	fo_add(fo, "GET", "/flaky", (fo_reply){ 0, NULL, NULL, NULL, 1, 0 });
+	fo_add(fo, "GET", "/flaky", (fo_reply){0, NULL, NULL, NULL, 1, 0});
 	fo_json(fo, "GET", "/flaky", 200, "{}");
 	cr_assert_eq(bs_http_get(h, &r, url, NULL, BS_HTTP_RETRY_IDEMPOTENT, &err), 0, "%s", err.message);
 	cr_assert_eq(r.status, 200);
@@ -224,9 +224,10 @@ Test(discovery, prefers_rfc8414_metadata)
 	bs_oauth_endpoints ep;
 	bs_error err = BS_ERROR_INIT;
 	char want[128];
-	fo_json(fo, "GET", "/.well-known/oauth-authorization-server", 200,
-		"{\"issuer\":\"{URL}\",\"device_authorization_endpoint\":\"{URL}/dev\",\"token_endpoint\":\"{URL}/tok\","
-		"\"revocation_endpoint\":\"{URL}/rev\"}");
+	fo_json(
+	    fo, "GET", "/.well-known/oauth-authorization-server", 200,
+	    "{\"issuer\":\"{URL}\",\"device_authorization_endpoint\":\"{URL}/dev\",\"token_endpoint\":\"{URL}/tok\","
+	    "\"revocation_endpoint\":\"{URL}/rev\"}");
 	cr_assert_eq(bs_oauth_discover(&ep, h, fo->url, &err), 0, "%s", err.message);
 	cr_assert_eq(ep.source, BS_OAUTH_DISCOVERY_RFC8414);
 	snprintf(want, sizeof(want), "%s/tok", fo->url);
@@ -247,7 +248,7 @@ Test(discovery, falls_back_to_oidc_then_to_default_paths)
 	bs_error err = BS_ERROR_INIT;
 	char want[128];
 	fo_json(fo, "GET", "/.well-known/openid-configuration", 200,
-		"{\"issuer\":\"{URL}/\",\"token_endpoint\":\"{URL}/o/token\"}");
+	        "{\"issuer\":\"{URL}/\",\"token_endpoint\":\"{URL}/o/token\"}");
 	cr_assert_eq(bs_oauth_discover(&ep, h, fo->url, &err), 0, "%s", err.message);
 	cr_assert_eq(ep.source, BS_OAUTH_DISCOVERY_OIDC);
 	cr_assert_null(ep.device_authorization_endpoint, "an OIDC provider without device flow says so");
@@ -275,14 +276,14 @@ Test(discovery, rejects_metadata_for_another_issuer_and_server_errors)
 	bs_oauth_endpoints ep;
 	bs_error err = BS_ERROR_INIT;
 	fo_json(fo, "GET", "/.well-known/oauth-authorization-server", 200,
-		"{\"issuer\":\"https://evil.example\",\"token_endpoint\":\"https://evil.example/t\"}");
+	        "{\"issuer\":\"https://evil.example\",\"token_endpoint\":\"https://evil.example/t\"}");
 	cr_assert_eq(bs_oauth_discover(&ep, h, fo->url, &err), BS_ERR_SERVER);
 	cr_assert(strstr(err.message, "evil.example"), "%s", err.message);
 	fo_stop(fo);
 
 	fo = fo_start();
 	fo_add(fo, "GET", "/.well-known/oauth-authorization-server",
-	       (fo_reply){ 500, "text/html", "<html><body>Internal error</body></html>", NULL, 0, 0 });
+	       (fo_reply){500, "text/html", "<html><body>Internal error</body></html>", NULL, 0, 0});
 	cr_assert_eq(bs_oauth_discover(&ep, h, fo->url, &err), BS_ERR_SERVER);
 	cr_assert(strstr(err.message, "HTTP 500"), "%s", err.message);
 	cr_assert_null(strstr(err.message, "<html>"), "no HTML in messages: %s", err.message);
@@ -350,7 +351,7 @@ static int run_login(fake_oauth *fo, fake_ui *u, bs_oauth_tokens *t, bs_error *e
 {
 	bs_http *h = new_client(2000);
 	bs_oauth_endpoints ep;
-	bs_device_ui ui = { fake_show, fake_tick, fake_notice, fake_cancelled, fake_now, fake_sleep, u };
+	bs_device_ui ui = {fake_show, fake_tick, fake_notice, fake_cancelled, fake_now, fake_sleep, u};
 	int rc;
 	fo_clock_ms = 1000000;
 	u->notices = (bs_buf)BS_BUF_INIT;
@@ -365,9 +366,10 @@ static void device_code_reply(fake_oauth *fo, const char *extra)
 {
 	char body[1024];
 	snprintf(body, sizeof(body),
-		 "{\"device_code\":\"" DEVICE_CODE "\",\"user_code\":\"WDJB-MJHT\",\"verification_uri\":\"{URL}/device\""
-		 "%s}",
-		 extra);
+	         "{\"device_code\":\"" DEVICE_CODE
+	         "\",\"user_code\":\"WDJB-MJHT\",\"verification_uri\":\"{URL}/device\""
+	         "%s}",
+	         extra);
 	fo_json(fo, "POST", "/oauth/device/authorize", 200, body);
 }
 
@@ -376,9 +378,9 @@ static const char *tokens_body(void)
 	static char body[1024];
 	char *jwt = fo_make_jwt((long long)time(NULL) + 900, "u1");
 	snprintf(body, sizeof(body),
-		 "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":600,\"refresh_token\":\"rt-1\","
-		 "\"scope\":\"leaks:check\"}",
-		 jwt);
+	         "{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":600,\"refresh_token\":\"rt-1\","
+	         "\"scope\":\"leaks:check\"}",
+	         jwt);
 	free(jwt);
 	return body;
 }
@@ -401,12 +403,12 @@ static long poll_gap(fake_oauth *fo, int k)
 Test(device_flow, polls_at_the_interval_and_slow_down_adds_five_seconds_for_good)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	fo_request q;
 	device_code_reply(fo, ",\"verification_uri_complete\":\"{URL}/device?user_code=WDJBMJHT\",\"expires_in\":600,"
-			      "\"interval\":2");
+	                      "\"interval\":2");
 	fo_json(fo, "POST", "/oauth/token", 400, "{\"error\":\"authorization_pending\"}");
 	fo_json(fo, "POST", "/oauth/token", 400, "{\"error\":\"slow_down\"}");
 	fo_json(fo, "POST", "/oauth/token", 400, "{\"error\":\"authorization_pending\"}");
@@ -431,7 +433,7 @@ Test(device_flow, polls_at_the_interval_and_slow_down_adds_five_seconds_for_good
 	cr_assert_str_eq(t.refresh_token, "rt-1");
 	cr_assert_str_eq(t.scope, "leaks:check");
 	cr_assert(t.expires_at > time(NULL) + 500 && t.expires_at <= time(NULL) + 601,
-		  "expiry is the earlier of exp and expires_in");
+	          "expiry is the earlier of exp and expires_in");
 	bs_oauth_tokens_free(&t);
 	bs_buf_free(&u.notices);
 	fo_stop(fo);
@@ -440,7 +442,7 @@ Test(device_flow, polls_at_the_interval_and_slow_down_adds_five_seconds_for_good
 Test(device_flow, missing_interval_means_five_seconds_and_missing_complete_uri_is_fine)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	device_code_reply(fo, ",\"expires_in\":600");
@@ -459,7 +461,7 @@ Test(device_flow, missing_interval_means_five_seconds_and_missing_complete_uri_i
 Test(device_flow, stops_on_access_denied)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	device_code_reply(fo, ",\"interval\":1,\"expires_in\":60");
@@ -476,7 +478,7 @@ Test(device_flow, stops_on_access_denied)
 Test(device_flow, stops_on_expired_token)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	device_code_reply(fo, ",\"interval\":1,\"expires_in\":60");
@@ -491,7 +493,7 @@ Test(device_flow, stops_on_expired_token)
 Test(device_flow, stops_at_the_deadline_without_polling_past_it)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	device_code_reply(fo, ",\"interval\":2,\"expires_in\":7");
@@ -507,12 +509,12 @@ Test(device_flow, stops_at_the_deadline_without_polling_past_it)
 Test(device_flow, other_errors_stop_with_a_message_that_never_shows_the_device_code)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	device_code_reply(fo, ",\"interval\":1");
 	fo_json(fo, "POST", "/oauth/token", 400,
-		"{\"error\":\"invalid_client\",\"error_description\":\"unknown client\\u0007 id\"}");
+	        "{\"error\":\"invalid_client\",\"error_description\":\"unknown client\\u0007 id\"}");
 	cr_assert_eq(run_login(fo, &u, &t, &err), BS_ERR_SERVER);
 	cr_assert(strstr(err.message, "invalid_client"), "%s", err.message);
 	cr_assert(strstr(err.message, "unknown client? id"), "control characters are neutralised: %s", err.message);
@@ -524,15 +526,15 @@ Test(device_flow, other_errors_stop_with_a_message_that_never_shows_the_device_c
 Test(device_flow, rides_out_html_error_pages_and_dropped_connections_with_growing_waits)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	device_code_reply(fo, ",\"interval\":1,\"expires_in\":600");
-	fo_add(fo, "POST", "/oauth/token", (fo_reply){ 0, NULL, NULL, NULL, 1, 0 });
-	fo_add(fo, "POST", "/oauth/token", (fo_reply){ 0, NULL, NULL, NULL, 1, 0 });
-	fo_add(fo, "POST", "/oauth/token", (fo_reply){ 0, NULL, NULL, NULL, 1, 0 });
+	fo_add(fo, "POST", "/oauth/token", (fo_reply){0, NULL, NULL, NULL, 1, 0});
+	fo_add(fo, "POST", "/oauth/token", (fo_reply){0, NULL, NULL, NULL, 1, 0});
+	fo_add(fo, "POST", "/oauth/token", (fo_reply){0, NULL, NULL, NULL, 1, 0});
 	fo_add(fo, "POST", "/oauth/token",
-	       (fo_reply){ 502, "text/html", "<html><h1>502 Bad Gateway</h1></html>", NULL, 0, 0 });
+	       (fo_reply){502, "text/html", "<html><h1>502 Bad Gateway</h1></html>", NULL, 0, 0});
 	fo_json(fo, "POST", "/oauth/token", 200, tokens_body());
 	cr_assert_eq(run_login(fo, &u, &t, &err), 0, "%s", err.message);
 	cr_assert_geq(fo_hits(fo, "POST", "/oauth/token"), 4);
@@ -548,7 +550,7 @@ Test(device_flow, rides_out_html_error_pages_and_dropped_connections_with_growin
 Test(device_flow, truncated_json_is_a_malformed_answer)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	device_code_reply(fo, ",\"interval\":1");
@@ -563,7 +565,7 @@ Test(device_flow, truncated_json_is_a_malformed_answer)
 Test(device_flow, ctrl_c_cancels)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	u.cancel_after_ticks = 4;
@@ -578,7 +580,7 @@ Test(device_flow, ctrl_c_cancels)
 Test(device_flow, a_refused_device_request_is_reported)
 {
 	fake_oauth *fo = fo_start();
-	fake_ui u = { 0 };
+	fake_ui u = {0};
 	bs_oauth_tokens t;
 	bs_error err = BS_ERROR_INIT;
 	fo_json(fo, "POST", "/oauth/device/authorize", 400, "{\"error\":\"invalid_scope\"}");
@@ -601,11 +603,12 @@ Test(tokens, refresh_distinguishes_invalid_grant_from_garbage)
 	fo_request q;
 	snprintf(url, sizeof(url), "%s/oauth/token", fo->url);
 	fo_json(fo, "POST", "/oauth/token", 400, "{\"error\":\"invalid_grant\"}");
-	fo_add(fo, "POST", "/oauth/token", (fo_reply){ 500, "text/html", "<html>oops</html>", NULL, 0, 0 });
+	fo_add(fo, "POST", "/oauth/token", (fo_reply){500, "text/html", "<html>oops</html>", NULL, 0, 0});
 	fo_json(fo, "POST", "/oauth/token", 200, "{\"access_token\":\"a\",");
 	fo_json(fo, "POST", "/oauth/token", 200, "{\"access_token\":\"a2\",\"token_type\":\"mac\"}");
-	fo_json(fo, "POST", "/oauth/token", 200,
-		"{\"access_token\":\"a3\",\"token_type\":\"bearer\",\"expires_in\":\"120\",\"refresh_token\":\"rt-2\"}");
+	fo_json(
+	    fo, "POST", "/oauth/token", 200,
+	    "{\"access_token\":\"a3\",\"token_type\":\"bearer\",\"expires_in\":\"120\",\"refresh_token\":\"rt-2\"}");
 	cr_assert_eq(bs_oauth_refresh(&t, h, url, "bstscan-cli", "rt-old-SECRET", &err), BS_ERR_AUTH);
 	cr_assert_null(strstr(err.message, "rt-old-SECRET"));
 	cr_assert_eq(bs_oauth_refresh(&t, h, url, "bstscan-cli", "rt-old-SECRET", &err), BS_ERR_SERVER);
@@ -636,18 +639,18 @@ Test(tokens, exchange_checks_the_issued_token_type)
 	snprintf(url, sizeof(url), "%s/oauth/token", fo->url);
 	fo_json(fo, "POST", "/oauth/token", 200, "{\"access_token\":\"x\",\"token_type\":\"Bearer\"}");
 	fo_json(fo, "POST", "/oauth/token", 200,
-		"{\"access_token\":\"x\",\"token_type\":\"N_A\",\"issued_token_type\":"
-		"\"urn:ietf:params:oauth:token-type:access_token\"}");
+	        "{\"access_token\":\"x\",\"token_type\":\"N_A\",\"issued_token_type\":"
+	        "\"urn:ietf:params:oauth:token-type:access_token\"}");
 	fo_json(fo, "POST", "/oauth/token", 200,
-		"{\"access_token\":\"x\",\"token_type\":\"Bearer\",\"expires_in\":300,\"issued_token_type\":"
-		"\"urn:ietf:params:oauth:token-type:access_token\"}");
+	        "{\"access_token\":\"x\",\"token_type\":\"Bearer\",\"expires_in\":300,\"issued_token_type\":"
+	        "\"urn:ietf:params:oauth:token-type:access_token\"}");
 	cr_assert_eq(bs_oauth_token_exchange(&t, h, url, "bstscan-cli", "idtok", "aud1", "leaks:check", &err),
-		     BS_ERR_SERVER);
+	             BS_ERR_SERVER);
 	cr_assert(strstr(err.message, "issued a token of type (none)"), "%s", err.message);
 	cr_assert_eq(bs_oauth_token_exchange(&t, h, url, "bstscan-cli", "idtok", "aud1", "leaks:check", &err),
-		     BS_ERR_SERVER);
-	cr_assert_eq(bs_oauth_token_exchange(&t, h, url, "bstscan-cli", "idtok", "aud1", "leaks:check", &err), 0,
-		     "%s", err.message);
+	             BS_ERR_SERVER);
+	cr_assert_eq(bs_oauth_token_exchange(&t, h, url, "bstscan-cli", "idtok", "aud1", "leaks:check", &err), 0, "%s",
+	             err.message);
 	cr_assert_str_eq(t.access_token, "x");
 	cr_assert_null(t.refresh_token);
 	q = fo_req(fo, "/oauth/token", 0);
@@ -668,7 +671,7 @@ Test(tokens, revoke_posts_rfc7009_form)
 	char url[128];
 	fo_request q;
 	snprintf(url, sizeof(url), "%s/oauth/revoke", fo->url);
-	fo_add(fo, "POST", "/oauth/revoke", (fo_reply){ 200, NULL, "", NULL, 0, 0 });
+	fo_add(fo, "POST", "/oauth/revoke", (fo_reply){200, NULL, "", NULL, 0, 0});
 	cr_assert_eq(bs_oauth_revoke(h, url, "bstscan-cli", "rt-9", "refresh_token", &err), 0, "%s", err.message);
 	q = fo_req(fo, "/oauth/revoke", 0);
 	cr_assert_str_eq(q.body, "token=rt-9&token_type_hint=refresh_token&client_id=bstscan-cli");
@@ -685,4 +688,26 @@ Test(tokens, jwt_exp_is_read_without_verification)
 	cr_assert_eq(bs_oauth_jwt_exp("a.b"), 0);
 	cr_assert_eq(bs_oauth_jwt_exp("a.!!!.c"), 0);
 	free(jwt);
+}
+
+Test(tokens, a_refresh_is_sent_once_even_when_the_connection_dies)
+{
+	fake_oauth *fo = fo_start();
+	bs_http *h = new_client(3000);
+	bs_http_response r;
+	bs_oauth_tokens t;
+	bs_error err = BS_ERROR_INIT;
+	char url[128];
+	/* A keep-alive connection exists; the server then drops the refresh without answering. Had it
+	 * acted first, a silent re-send would present the spent token again (reuse = theft). */
+	snprintf(url, sizeof(url), "%s/warm", fo->url);
+	fo_json(fo, "GET", "/warm", 200, "{}");
+	cr_assert_eq(bs_http_get(h, &r, url, NULL, BS_HTTP_RETRY_NONE, &err), 0);
+	bs_http_response_free(&r);
+	fo_add(fo, "POST", "/oauth/token", (fo_reply){0, NULL, NULL, NULL, 1, 0});
+	snprintf(url, sizeof(url), "%s/oauth/token", fo->url);
+	cr_assert_eq(bs_oauth_refresh(&t, h, url, "bstscan-cli", "rt-once", &err), BS_ERR_NET);
+	cr_assert_eq(fo_hits(fo, "POST", "/oauth/token"), 1, "the refresh reached the server exactly once");
+	bs_http_free(h);
+	fo_stop(fo);
 }

@@ -59,9 +59,9 @@ static void read_text(bs_buf *out, const char *rel)
 static void store_login(fake_oauth *fo, const char *access, const char *refresh, time_t expires_at)
 {
 	bs_cred_store *st;
-	bs_cred_store_options so = { BS_STORE_FILE, 0 };
+	bs_cred_store_options so = {BS_STORE_FILE, 0};
 	bs_error err = BS_ERROR_INIT;
-	bs_auth_creds c = { 0 };
+	bs_auth_creds c = {0};
 	cr_assert_eq(bs_cred_store_open(&st, &so, &err), 0, "%s", err.message);
 	c.server = bs_xstrdup(fo->url);
 	c.client_id = bs_xstrdup("bstscan-cli");
@@ -79,7 +79,7 @@ static void store_login(fake_oauth *fo, const char *access, const char *refresh,
 
 static bs_auth_session *open_file_session(fake_oauth *fo, int stored_only)
 {
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_error err = BS_ERROR_INIT;
 	o.server = fo->url;
@@ -93,8 +93,8 @@ static char *refresh_reply(const char *new_refresh, char **access_out)
 {
 	char *jwt = fo_make_jwt((long long)time(NULL) + 900, "alice");
 	char *body = bs_xasprintf("{\"access_token\":\"%s\",\"token_type\":\"Bearer\",\"expires_in\":900,"
-				  "\"refresh_token\":\"%s\",\"scope\":\"leaks:check\"}",
-				  jwt, new_refresh);
+	                          "\"refresh_token\":\"%s\",\"scope\":\"leaks:check\"}",
+	                          jwt, new_refresh);
 	*access_out = jwt;
 	return body;
 }
@@ -246,11 +246,11 @@ Test(session, invalid_grant_clears_the_login)
 Test(session, malformed_or_failed_refreshes_never_erase_the_login)
 {
 	static const fo_reply bad[] = {
-		{ 200, "application/json", "{\"access_token\":\"new", NULL, 0, 0 },
-		{ 500, "text/html", "<html>Internal Server Error</html>", NULL, 0, 0 },
-		{ 200, "text/html", "<html>login page</html>", NULL, 0, 0 },
-		{ 400, "application/json", "{\"error\":\"server_error\"}", NULL, 0, 0 },
-		{ 0, NULL, NULL, NULL, 1, 0 },
+	    {200, "application/json", "{\"access_token\":\"new", NULL, 0, 0},
+	    {500, "text/html", "<html>Internal Server Error</html>", NULL, 0, 0},
+	    {200, "text/html", "<html>login page</html>", NULL, 0, 0},
+	    {400, "application/json", "{\"error\":\"server_error\"}", NULL, 0, 0},
+	    {0, NULL, NULL, NULL, 1, 0},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		fake_oauth *fo = fo_start();
@@ -279,7 +279,7 @@ Test(session, a_failed_refresh_with_a_token_still_valid_uses_it_and_warns)
 	bs_auth_session *s;
 	bs_buf tok = BS_BUF_INIT;
 	bs_error err = BS_ERROR_INIT;
-	fo_add(fo, "POST", "/oauth/token", (fo_reply){ 503, "text/html", "<html>down</html>", NULL, 0, 0 });
+	fo_add(fo, "POST", "/oauth/token", (fo_reply){503, "text/html", "<html>down</html>", NULL, 0, 0});
 	store_login(fo, "still-valid", "rt-1", time(NULL) + 30);
 	s = open_file_session(fo, 0);
 	cr_assert_eq(bs_auth_bearer(s, &tok, &err), 0, "%s", err.message);
@@ -299,7 +299,7 @@ Test(session, two_processes_refreshing_at_once_spend_the_refresh_token_once)
 	int pipes[3][2];
 	bs_buf file = BS_BUF_INIT;
 	/* The server is slow to answer, so the processes overlap; a second use of rt-1 would be reuse. */
-	fo_add(fo, "POST", "/oauth/token", (fo_reply){ 200, "application/json", body, NULL, 0, 400 });
+	fo_add(fo, "POST", "/oauth/token", (fo_reply){200, "application/json", body, NULL, 0, 400});
 	fo_json(fo, "POST", "/oauth/token", 400, "{\"error\":\"invalid_grant\",\"error_description\":\"reuse\"}");
 	store_login(fo, "old-access", "rt-1", time(NULL) + 10);
 	for (int i = 0; i < 3; i++) {
@@ -307,7 +307,7 @@ Test(session, two_processes_refreshing_at_once_spend_the_refresh_token_once)
 		kids[i] = fork();
 		cr_assert_geq(kids[i], 0);
 		if (kids[i] == 0) {
-			bs_auth_options o = { 0 };
+			bs_auth_options o = {0};
 			bs_auth_session *s;
 			bs_buf tok = BS_BUF_INIT;
 			bs_error err = BS_ERROR_INIT;
@@ -352,7 +352,7 @@ Test(session, logout_revokes_then_deletes)
 	bs_error err = BS_ERROR_INIT, rerr = BS_ERROR_INIT;
 	bs_buf file = BS_BUF_INIT;
 	int revoked = 0;
-	fo_add(fo, "POST", "/oauth/revoke", (fo_reply){ 200, NULL, "", NULL, 0, 0 });
+	fo_add(fo, "POST", "/oauth/revoke", (fo_reply){200, NULL, "", NULL, 0, 0});
 	store_login(fo, "acc", "rt-logout", time(NULL) + 600);
 	s = open_file_session(fo, 1);
 	cr_assert_eq(bs_auth_session_logout(s, &revoked, &rerr, &err), 0, "%s", err.message);
@@ -375,13 +375,13 @@ Test(session, logout_with_the_server_down_still_deletes_and_says_so)
 	bs_error err = BS_ERROR_INIT, rerr = BS_ERROR_INIT;
 	bs_buf file = BS_BUF_INIT;
 	int revoked = 1;
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	char *url = bs_xasprintf("http://127.0.0.1:%d", fo_closed_port());
 	bs_cred_store *st;
-	bs_cred_store_options so = { BS_STORE_FILE, 0 };
-	bs_auth_creds c = { 0 };
+	bs_cred_store_options so = {BS_STORE_FILE, 0};
+	bs_auth_creds c = {0};
 	bs_http *h;
-	bs_http_options ho = { 0 };
+	bs_http_options ho = {0};
 	ho.max_retries = -1;
 	cr_assert_eq(bs_http_new(&h, &ho, &err), 0);
 	cr_assert_eq(bs_cred_store_open(&st, &so, &err), 0);
@@ -420,8 +420,8 @@ Test(session, device_login_saves_to_the_chosen_store)
 	char *dir = path_in(""), *cred = path_in("credentials.json");
 	fo_json(fo, "GET", "/.well-known/oauth-authorization-server", 200, FO_DISCOVERY_DOC);
 	fo_json(fo, "POST", "/oauth/device/authorize", 200,
-		"{\"device_code\":\"dc\",\"user_code\":\"BCDF-GHJK\",\"verification_uri\":\"{URL}/device\","
-		"\"expires_in\":60,\"interval\":1}");
+	        "{\"device_code\":\"dc\",\"user_code\":\"BCDF-GHJK\",\"verification_uri\":\"{URL}/device\","
+	        "\"expires_in\":60,\"interval\":1}");
 	fo_json(fo, "POST", "/oauth/token", 200, body);
 	s = open_file_session(fo, 1);
 	cr_assert_eq(bs_auth_session_login(s, "leaks:check", NULL, &err), 0, "%s", err.message);
@@ -450,7 +450,7 @@ Test(session, device_login_saves_to_the_chosen_store)
 Test(file_store, refuses_a_file_others_can_read)
 {
 	fake_oauth *fo = fo_start();
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_error err = BS_ERROR_INIT;
 	char *cred = path_in("credentials.json");
@@ -472,7 +472,7 @@ Test(file_store, refuses_a_file_others_can_read)
 Test(file_store, refuses_a_symlink)
 {
 	fake_oauth *fo = fo_start();
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_error err = BS_ERROR_INIT;
 	char *cred = path_in("credentials.json"), *real = path_in("real.json");
@@ -491,9 +491,9 @@ Test(file_store, refuses_a_symlink)
 Test(file_store, keeps_logins_for_several_servers)
 {
 	bs_cred_store *st;
-	bs_cred_store_options so = { BS_STORE_FILE, 0 };
+	bs_cred_store_options so = {BS_STORE_FILE, 0};
 	bs_error err = BS_ERROR_INIT;
-	bs_auth_creds a = { 0 }, b = { 0 }, got;
+	bs_auth_creds a = {0}, b = {0}, got;
 	int deleted = 0;
 	cr_assert_eq(bs_cred_store_open(&st, &so, &err), 0);
 	a.server = "https://one.example";
@@ -521,16 +521,16 @@ static const char *exchange_reply(long expires_in)
 {
 	static char body[1024];
 	snprintf(body, sizeof(body),
-		 "{\"access_token\":\"wl-access\",\"token_type\":\"Bearer\",\"expires_in\":%ld,"
-		 "\"issued_token_type\":\"urn:ietf:params:oauth:token-type:access_token\",\"scope\":\"leaks:check\"}",
-		 expires_in);
+	         "{\"access_token\":\"wl-access\",\"token_type\":\"Bearer\",\"expires_in\":%ld,"
+	         "\"issued_token_type\":\"urn:ietf:params:oauth:token-type:access_token\",\"scope\":\"leaks:check\"}",
+	         expires_in);
 	return body;
 }
 
 Test(workload, github_actions_id_token_is_exchanged_and_kept_in_memory)
 {
 	fake_oauth *fo = fo_start();
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_error err = BS_ERROR_INIT;
 	bs_buf tok = BS_BUF_INIT;
@@ -555,7 +555,14 @@ Test(workload, github_actions_id_token_is_exchanged_and_kept_in_memory)
 	cr_assert_str_eq(q.audience, "bstscan-ci");
 	q = fo_req(fo, "/oauth/token", 0);
 	cr_assert(strstr(q.body, "subject_token=gh-id-jwt-1"), "%s", q.body);
-	cr_assert(strstr(q.body, "audience=bstscan-ci"), "%s", q.body);
+	cr_assert_null(strstr(q.body, "audience=bstscan-ci"), "the ID token's audience is not the exchange's");
+	{
+		bs_buf want = BS_BUF_INIT;
+		bs_buf_adds(&want, "audience=");
+		bs_http_urlencode(&want, fo->url);
+		cr_assert(strstr(q.body, want.ptr), "the exchange asks for a token for this server: %s", q.body);
+		bs_buf_free(&want);
+	}
 	/* 30 s of life is inside the refresh margin: the next call mints a fresh ID token first. */
 	bs_buf_reset(&tok);
 	cr_assert_eq(bs_auth_bearer(s, &tok, &err), 0, "%s", err.message);
@@ -572,7 +579,7 @@ Test(workload, github_actions_id_token_is_exchanged_and_kept_in_memory)
 Test(workload, gitlab_variable_and_token_file)
 {
 	fake_oauth *fo = fo_start();
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_error err = BS_ERROR_INIT;
 	bs_buf tok = BS_BUF_INIT;
@@ -606,7 +613,7 @@ Test(workload, gitlab_variable_and_token_file)
 Test(workload, without_a_ci_token_says_what_to_configure)
 {
 	fake_oauth *fo = fo_start();
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_error err = BS_ERROR_INIT;
 	bs_buf tok = BS_BUF_INIT;
@@ -623,12 +630,12 @@ Test(workload, without_a_ci_token_says_what_to_configure)
 Test(workload, a_refused_exchange_is_an_auth_error)
 {
 	fake_oauth *fo = fo_start();
-	bs_auth_options o = { 0 };
+	bs_auth_options o = {0};
 	bs_auth_session *s;
 	bs_error err = BS_ERROR_INIT;
 	bs_buf tok = BS_BUF_INIT;
 	fo_json(fo, "POST", "/oauth/token", 400,
-		"{\"error\":\"invalid_grant\",\"error_description\":\"no trust policy matches\"}");
+	        "{\"error\":\"invalid_grant\",\"error_description\":\"no trust policy matches\"}");
 	setenv("MY_ID_TOKEN", "gitlab-id-jwt", 1);
 	o.server = fo->url;
 	o.workload = 1;

@@ -117,8 +117,8 @@ Test(server_api, bearer_errors_are_401_with_www_authenticate)
 	/* expired */
 	bs_buf_reset(&out);
 	cr_assert_eq(srv_admin(&S, &out, "pat", "create", "--user", "alice", "--name", "old", "--scopes", "leaks:check",
-			       "--expires-at", "2020-01-01T00:00:00Z"),
-		     0);
+	                       "--expires-at", "2020-01-01T00:00:00Z"),
+	             0);
 	expired = bs_xstrndup(out.ptr, 47);
 	api_call(&S, &r, "GET", "/api/v1/me", expired);
 	expect_error(&r, 401, "invalid_token");
@@ -150,8 +150,8 @@ Test(server_api, check_reports_each_status_in_request_order)
 	const cJSON *e;
 
 	cr_assert_eq(srv_admin(&S, &out, "pat", "create", "--user", "bob", "--name", "expired one", "--scopes",
-			       "leaks:check", "--expires-at", "2021-06-01T00:00:00Z"),
-		     0);
+	                       "leaks:check", "--expires-at", "2021-06-01T00:00:00Z"),
+	             0);
 	expired = bs_xstrndup(out.ptr, 47);
 	sha256_hex_of(active, h_active);
 	sha256_hex_of(revoked, h_revoked);
@@ -242,7 +242,7 @@ Test(server_api, check_rejects_bad_bodies_with_useful_errors)
 
 	/* upper-case hex is not the issuer's format: the index is named */
 	snprintf(body, sizeof(body), "{\"token_hashes\": [\"%s\", \"%s\"]}", good,
-		 "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
+	         "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
 	api_post(&S, &r, "/api/v1/leaks/check", pat, body);
 	expect_error(&r, 400, "invalid_request");
 	cr_assert_not_null(strstr(json_str(r.json, "error_description"), "token_hashes[1]"), "%s", r.body.ptr);
@@ -354,8 +354,8 @@ Test(server_api, revoke_is_idempotent_audited_and_notifies_once)
 	cJSON *line;
 
 	cr_assert_eq(srv_admin(&S, &out, "pat", "create", "--user", "carol", "--name", "old", "--scopes", "leaks:check",
-			       "--expires-at", "2022-01-01T00:00:00Z"),
-		     0);
+	                       "--expires-at", "2022-01-01T00:00:00Z"),
+	             0);
 	expired = bs_xstrndup(out.ptr, 47);
 	sha256_hex_of(victim, h_victim);
 	sha256_hex_of(expired, h_expired);
@@ -368,9 +368,10 @@ Test(server_api, revoke_is_idempotent_audited_and_notifies_once)
 	http_free(&r);
 
 	snprintf(body, sizeof(body),
-		 "{\"token_hashes\":[\"%s\",\"%s\",\"%s\",\"%s\"],\"reason\":\"leaked\",\"source\":{\"url\":"
-		 "\"https://example.test/r/blob/abc/x.env\",\"repository\":\"example/r\",\"commit\":\"abc\",\"path\":\"x.env\"}}",
-		 h_victim, h_expired, h_unknown, h_victim);
+	         "{\"token_hashes\":[\"%s\",\"%s\",\"%s\",\"%s\"],\"reason\":\"leaked\",\"source\":{\"url\":"
+	         "\"https://example.test/r/blob/abc/x.env\",\"repository\":\"example/"
+	         "r\",\"commit\":\"abc\",\"path\":\"x.env\"}}",
+	         h_victim, h_expired, h_unknown, h_victim);
 	api_post(&S, &r, "/api/v1/leaks/revoke", caller, body);
 	cr_assert_eq(r.status, 200, "%s", r.body.ptr);
 	e = result_at(&r, 0);
@@ -447,7 +448,7 @@ Test(server_api, pat_lifecycle)
 	bs_buf out = BS_BUF_INIT;
 
 	api_post(&S, &r, "/api/v1/pats", admin,
-		 "{\"name\":\"ci\",\"scopes\":[\"leaks:check\"],\"expires_at\":\"2099-01-01T00:00:00Z\"}");
+	         "{\"name\":\"ci\",\"scopes\":[\"leaks:check\"],\"expires_at\":\"2099-01-01T00:00:00Z\"}");
 	cr_assert_eq(r.status, 201, "%s", r.body.ptr);
 	token = bs_xstrdup(json_str(r.json, "token"));
 	cr_assert_eq(strlen(token), 47);
@@ -459,7 +460,7 @@ Test(server_api, pat_lifecycle)
 	cr_assert_str_eq(json_str(r.json, "expires_at"), "2099-01-01T00:00:00Z");
 	cr_assert_not_null(json_str(r.json, "created_at"));
 	cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "scopes"), 0)->valuestring,
-			 "leaks:check");
+	                 "leaks:check");
 	id = (long long)cJSON_GetObjectItemCaseSensitive(r.json, "id")->valuedouble;
 	http_free(&r);
 
@@ -504,7 +505,8 @@ Test(server_api, pat_lifecycle)
 	api_post(&S, &r, "/api/v1/pats", admin, "{\"name\":\"x\",\"scopes\":[\"admin:all\"]}");
 	expect_error(&r, 400, "invalid_scope");
 	http_free(&r);
-	api_post(&S, &r, "/api/v1/pats", admin, "{\"name\":\"x\",\"scopes\":[\"leaks:check\"],\"expires_at\":\"2001-01-01T00:00:00Z\"}");
+	api_post(&S, &r, "/api/v1/pats", admin,
+	         "{\"name\":\"x\",\"scopes\":[\"leaks:check\"],\"expires_at\":\"2001-01-01T00:00:00Z\"}");
 	expect_error(&r, 400, "invalid_request");
 	http_free(&r);
 	api_post(&S, &r, "/api/v1/pats", admin, "{\"scopes\":[\"leaks:check\"]}");
@@ -557,7 +559,7 @@ Test(server_api, data_and_signing_key_survive_a_restart)
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int version = -1;
-	const char *restart[] = { NULL };
+	const char *restart[] = {NULL};
 	cr_assert_eq(bs_test_stop(S.pid), 0);
 	S.pid = 0;
 	srv_start(&S, restart);
@@ -611,23 +613,27 @@ Test(server_api, admin_fault_injection_for_n_requests)
 	free(pat);
 }
 
-Test(server_env_faults, env_variable_makes_an_endpoint_fail, .timeout = 60)
+static void setup_env_faults(void)
 {
-	srv_ctx s = { 0 };
-	const char *env[] = { "BSTSCAN_SERVER_FAULTS=revoke:500,token:503", NULL };
+	static const char *env[] = {"BSTSCAN_SERVER_FAULTS=revoke:500,token:503", NULL};
+	memset(&S, 0, sizeof(S));
+	srv_start_env(&S, NULL, env);
+}
+
+Test(server_env_faults, env_variable_makes_an_endpoint_fail, .init = setup_env_faults, .fini = teardown, .timeout = 60)
+{
+	srv_ctx *sp = &S;
 	http_resp r;
 	char *pat;
-	srv_start_env(&s, NULL, env);
-	pat = srv_user_pat(&s, "hank", "leaks:check,leaks:revoke");
-	api_post(&s, &r, "/api/v1/leaks/revoke", pat, "{}");
+	pat = srv_user_pat(sp, "hank", "leaks:check,leaks:revoke");
+	api_post(sp, &r, "/api/v1/leaks/revoke", pat, "{}");
 	cr_assert_eq(r.status, 500, "%s", r.body.ptr);
 	http_free(&r);
-	form_post(&s, &r, "/oauth/token", "grant_type=refresh_token&refresh_token=x");
+	form_post(sp, &r, "/oauth/token", "grant_type=refresh_token&refresh_token=x");
 	cr_assert_eq(r.status, 503);
 	http_free(&r);
-	api_call(&s, &r, "GET", "/api/v1/me", pat);
+	api_call(sp, &r, "GET", "/api/v1/me", pat);
 	cr_assert_eq(r.status, 200);
 	http_free(&r);
 	free(pat);
-	srv_stop(&s);
 }

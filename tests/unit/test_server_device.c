@@ -1,5 +1,7 @@
 /* bstscan-server: the RFC 8628 device flow, refresh rotation and reuse
  * detection, RFC 7009 revocation, and the CSRF-protected /device page. */
+#include <openssl/param_build.h>
+
 #include "tests/unit/test_server_support.h"
 
 #define GT_DEVICE "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code"
@@ -8,7 +10,7 @@ static srv_ctx S;
 
 static void setup(void)
 {
-	const char *extra[] = { "--access-ttl", "120", NULL };
+	const char *extra[] = {"--access-ttl", "120", NULL};
 	memset(&S, 0, sizeof(S));
 	srv_start(&S, extra);
 	/* the user must exist for approvals */
@@ -55,7 +57,7 @@ static void poll_once(srv_ctx *s, http_resp *r, const grant *g)
 
 static void nap_ms(long ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
 }
 
@@ -68,6 +70,72 @@ static void obtain_tokens(srv_ctx *s, http_resp *r, const char *scope)
 	poll_once(s, r, &g);
 	cr_assert_eq(r->status, 200, "%s", r->body.ptr);
 	grant_free(&g);
+}
+
+/* Verifies an ES256 JWT with the server's published JWKS, independently of
+ * the server's code: x/y -> OpenSSL key, JWS r||s -> DER. Returns 1 when valid. */
+static int verify_with_published_jwks(srv_ctx *s, const char *jwt)
+{
+	http_resp r;
+	const cJSON *k;
+	bs_buf x = BS_BUF_INIT, y = BS_BUF_INIT, sig = BS_BUF_INIT;
+	unsigned char pub[65], *der = NULL;
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	OSSL_PARAM *params;
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	EVP_PKEY *key = NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	const char *dot2 = strrchr(jwt, '.');
+	int derlen, ok;
+	cJSON *hdr;
+
+	http_req(s, &r, "GET", "/.well-known/jwks.json", NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	k = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r.json, "keys"), 0);
+	cr_assert_str_eq(json_str(k, "kty"), "EC");
+	cr_assert_str_eq(json_str(k, "crv"), "P-256");
+	{
+		/* the token names the published key */
+		bs_buf h = BS_BUF_INIT;
+		cr_assert_eq(bs_base64url_decode(&h, jwt, (size_t)(strchr(jwt, '.') - jwt)), 0);
+		hdr = cJSON_ParseWithLength(h.ptr, h.len);
+		cr_assert_str_eq(json_str(hdr, "alg"), "ES256");
+		cr_assert_str_eq(json_str(hdr, "kid"), json_str(k, "kid"));
+		cJSON_Delete(hdr);
+		bs_buf_free(&h);
+	}
+	cr_assert_eq(bs_base64url_decode(&x, json_str(k, "x"), strlen(json_str(k, "x"))), 0);
+	cr_assert_eq(bs_base64url_decode(&y, json_str(k, "y"), strlen(json_str(k, "y"))), 0);
+	cr_assert_eq(x.len, 32);
+	cr_assert_eq(y.len, 32);
+	http_free(&r);
+	pub[0] = 4;
+	memcpy(pub + 1, x.ptr, 32);
+	memcpy(pub + 33, y.ptr, 32);
+	OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0);
+	OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, sizeof(pub));
+	params = OSSL_PARAM_BLD_to_param(bld);
+	cr_assert_eq(EVP_PKEY_fromdata_init(pctx), 1);
+	cr_assert_eq(EVP_PKEY_fromdata(pctx, &key, EVP_PKEY_PUBLIC_KEY, params), 1);
+	cr_assert_eq(bs_base64url_decode(&sig, dot2 + 1, strlen(dot2 + 1)), 0);
+	cr_assert_eq(sig.len, 64, "an ES256 JWS signature is r||s, 64 bytes");
+	ECDSA_SIG_set0(es, BN_bin2bn((unsigned char *)sig.ptr, 32, NULL),
+	               BN_bin2bn((unsigned char *)sig.ptr + 32, 32, NULL));
+	derlen = i2d_ECDSA_SIG(es, &der);
+	cr_assert_eq(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, key), 1);
+	ok = EVP_DigestVerify(md, der, (size_t)derlen, (const unsigned char *)jwt, (size_t)(dot2 - jwt)) == 1;
+	OPENSSL_free(der);
+	ECDSA_SIG_free(es);
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(key);
+	EVP_PKEY_CTX_free(pctx);
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	bs_buf_free(&x);
+	bs_buf_free(&y);
+	bs_buf_free(&sig);
+	return ok;
 }
 
 Test(device, authorization_response_follows_rfc8628)
@@ -109,7 +177,7 @@ Test(device, authorization_response_follows_rfc8628)
 	expect_error(&r, 400, "invalid_request");
 	http_free(&r);
 	{
-		const char *h[] = { "Content-Type: application/json", NULL };
+		const char *h[] = {"Content-Type: application/json", NULL};
 		http_req(&S, &r, "POST", "/oauth/device/authorize", h, "{\"client_id\":\"bstscan-cli\"}", 26);
 		expect_error(&r, 400, "invalid_request");
 		cr_assert_not_null(strstr(json_str(r.json, "error_description"), "x-www-form-urlencoded"));
@@ -154,9 +222,17 @@ Test(device, approve_yields_tokens_exactly_once)
 	cr_assert_str_eq(json_str(claims, "scope"), "leaks:check pats:read");
 	cr_assert_not_null(json_str(claims, "jti"));
 	cr_assert_eq(cJSON_GetObjectItemCaseSensitive(claims, "exp")->valuedouble -
-			     cJSON_GetObjectItemCaseSensitive(claims, "iat")->valuedouble,
-		     120);
+	                 cJSON_GetObjectItemCaseSensitive(claims, "iat")->valuedouble,
+	             120);
 	cJSON_Delete(claims);
+	cr_assert(verify_with_published_jwks(&S, access), "the access token verifies with /.well-known/jwks.json");
+	{
+		char *forged = bs_xstrdup(access);
+		char *p = strchr(forged, '.') + 3;
+		*p = *p == 'A' ? 'B' : 'A';
+		cr_assert_not(verify_with_published_jwks(&S, forged));
+		free(forged);
+	}
 
 	/* the access token works against the API with its scopes */
 	api_call(&S, &r, "GET", "/api/v1/me", access);
@@ -246,32 +322,36 @@ Test(device, unknown_and_malformed_token_requests)
 	http_free(&r);
 }
 
-Test(device_expiry, expired_device_code_gives_expired_token, .timeout = 60)
+static void setup_short_lived(void)
 {
-	srv_ctx s = { 0 };
-	const char *extra[] = { "--device-expires-in", "1", "--device-interval", "0", NULL };
+	const char *extra[] = {"--device-expires-in", "1", "--device-interval", "0", NULL};
+	memset(&S, 0, sizeof(S));
+	srv_start(&S, extra);
+	cr_assert_eq(srv_admin_in(&S, "pw\n", NULL, "user", "add", "alice", (const char *)NULL), 0);
+}
+
+Test(device_expiry, expired_device_code_gives_expired_token, .init = setup_short_lived, .fini = teardown, .timeout = 60)
+{
+	srv_ctx *sp = &S;
 	grant g;
 	http_resp r;
-	srv_start(&s, extra);
-	cr_assert_eq(srv_admin_in(&s, "pw\n", NULL, "user", "add", "alice", (const char *)NULL), 0);
-	authorize(&s, &g, "leaks%3Acheck");
-	poll_once(&s, &r, &g);
+	authorize(sp, &g, "leaks%3Acheck");
+	poll_once(sp, &r, &g);
 	expect_error(&r, 400, "authorization_pending");
 	http_free(&r);
 	nap_ms(2100);
 	/* too late to approve, and polling says so */
-	cr_assert_neq(srv_admin(&s, NULL, "device", "approve", g.user_code, "--user", "alice"), 0);
-	poll_once(&s, &r, &g);
+	cr_assert_neq(srv_admin(sp, NULL, "device", "approve", g.user_code, "--user", "alice"), 0);
+	poll_once(sp, &r, &g);
 	expect_error(&r, 400, "expired_token");
 	http_free(&r);
 	grant_free(&g);
-	srv_stop(&s);
 }
 
 static void refresh(srv_ctx *s, http_resp *r, const char *rt, const char *scope)
 {
 	char *form = bs_xasprintf("grant_type=refresh_token&refresh_token=%s&client_id=bstscan-cli%s%s", rt,
-				  scope ? "&scope=" : "", scope ? scope : "");
+	                          scope ? "&scope=" : "", scope ? scope : "");
 	form_post(s, r, "/oauth/token", form);
 	free(form);
 }
@@ -409,7 +489,7 @@ static char *session_cookie(const http_resp *r)
 static void page_post(srv_ctx *s, http_resp *r, const char *cookie, const char *form)
 {
 	char ch[300];
-	const char *h[] = { "Content-Type: application/x-www-form-urlencoded", ch, NULL };
+	const char *h[] = {"Content-Type: application/x-www-form-urlencoded", ch, NULL};
 	snprintf(ch, sizeof(ch), "Cookie: %s", cookie ? cookie : "none=1");
 	http_req(s, r, "POST", "/device", h, form, strlen(form));
 }
@@ -510,7 +590,7 @@ Test(device, device_page_sign_in_and_approve_with_csrf)
 	/* a signed-in GET shows the approve form directly; user input is escaped */
 	{
 		char ch[300];
-		const char *h[] = { ch, NULL };
+		const char *h[] = {ch, NULL};
 		snprintf(ch, sizeof(ch), "Cookie: %s", cookie2);
 		http_req(&S, &r, "GET", "/device?user_code=%3Cscript%3Ex", h, NULL, 0);
 		cr_assert_eq(r.status, 200);

@@ -27,8 +27,9 @@ static void setup(void)
 	cJSON_Delete(jwks);
 	text = bs_xasprintf("%s/jwks.json", S.dir);
 	cr_assert_eq(srv_admin(&S, &out, "trust", "add", "--issuer", CI_ISSUER, "--jwks", text, "--audience", CI_AUD,
-			       "--subject", "repo:example/app:ref:refs/heads/*", "--scopes", "leaks:check,leaks:revoke"),
-		     0);
+	                       "--subject", "repo:example/app:ref:refs/heads/*", "--scopes",
+	                       "leaks:check,leaks:revoke"),
+	             0);
 	free(text);
 	bs_buf_free(&out);
 }
@@ -48,16 +49,24 @@ static char *claims(const char *iss, const char *aud_json, const char *sub, long
 {
 	long now = (long)time(NULL);
 	return bs_xasprintf("{\"iss\":\"%s\",\"aud\":%s,\"sub\":\"%s\",\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld,"
-			    "\"repository\":\"example/app\"}",
-			    iss, aud_json, sub, now - 5, now + nbf_in, now + exp_in);
+	                    "\"repository\":\"example/app\"}",
+	                    iss, aud_json, sub, now - 5, now + nbf_in, now + exp_in);
 }
 
 static void exchange_with(http_resp *r, const char *subject_token, const char *extra)
 {
 	char *form = bs_xasprintf("grant_type=%s&subject_token=%s&subject_token_type=%s%s", GT_EXCHANGE, subject_token,
-				  TT_ID, extra ? extra : "");
+	                          TT_ID, extra ? extra : "");
 	form_post(&S, r, "/oauth/token", form);
 	free(form);
+}
+
+/* test_jwt over claims c, which it frees. */
+static char *jwt_of(EVP_PKEY *k, const char *kid, char *c)
+{
+	char *jwt = test_jwt(k, kid, c);
+	free(c);
+	return jwt;
 }
 
 static void exchange_claims(http_resp *r, EVP_PKEY *k, const char *kid, char *c, const char *extra)
@@ -81,7 +90,8 @@ Test(exchange, valid_rs256_id_token_gets_an_access_token_without_refresh)
 	cr_assert_str_eq(json_str(r.json, "token_type"), "Bearer");
 	cr_assert_str_eq(json_str(r.json, "scope"), "leaks:check leaks:revoke");
 	cr_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r.json, "expires_in")));
-	cr_assert_null(cJSON_GetObjectItemCaseSensitive(r.json, "refresh_token"), "token exchange issues no refresh token");
+	cr_assert_null(cJSON_GetObjectItemCaseSensitive(r.json, "refresh_token"),
+	               "token exchange issues no refresh token");
 	access = bs_xstrdup(json_str(r.json, "access_token"));
 	http_free(&r);
 
@@ -110,7 +120,7 @@ Test(exchange, valid_es256_id_token_and_audience_array)
 {
 	http_resp r;
 	exchange_claims(&r, ec_key, "ec-1", claims(CI_ISSUER, "[\"other\",\"" CI_AUD "\"]", MAIN_SUB, 300, 0),
-			"&audience=bstscan-api&scope=leaks%3Acheck");
+	                "&audience=bstscan-api&scope=leaks%3Acheck");
 	cr_assert_eq(r.status, 200, "%s", r.body.ptr);
 	cr_assert_str_eq(json_str(r.json, "scope"), "leaks:check");
 	http_free(&r);
@@ -120,7 +130,7 @@ Test(exchange, wrong_issuer)
 {
 	http_resp r;
 	exchange_claims(&r, rsa_key, "rsa-1", claims("https://evil.example.test", "\"" CI_AUD "\"", MAIN_SUB, 300, 0),
-			NULL);
+	                NULL);
 	expect_error(&r, 400, "invalid_grant");
 	http_free(&r);
 }
@@ -163,7 +173,7 @@ Test(exchange, bad_signature)
 
 	/* a valid token whose payload was swapped for another subject */
 	{
-		char *good = test_jwt(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
+		char *good = jwt_of(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
 		char *evil_claims = claims(CI_ISSUER, "\"" CI_AUD "\"", "repo:example/app:ref:refs/heads/evil", 300, 0);
 		bs_buf forged = BS_BUF_INIT;
 		const char *d1 = strchr(good, '.'), *d2 = strchr(d1 + 1, '.');
@@ -212,13 +222,13 @@ Test(exchange, bad_signature)
 Test(exchange, subject_outside_the_policy_pattern)
 {
 	http_resp r;
-	exchange_claims(&r, rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", "repo:example/app:pull_request", 300, 0),
-			NULL);
+	exchange_claims(&r, rsa_key, "rsa-1",
+	                claims(CI_ISSUER, "\"" CI_AUD "\"", "repo:example/app:pull_request", 300, 0), NULL);
 	expect_error(&r, 400, "invalid_grant");
 	cr_assert_not_null(strstr(json_str(r.json, "error_description"), "sub"), "%s", r.body.ptr);
 	http_free(&r);
-	exchange_claims(&r, rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", "repo:example/other:ref:refs/heads/main", 300, 0),
-			NULL);
+	exchange_claims(&r, rsa_key, "rsa-1",
+	                claims(CI_ISSUER, "\"" CI_AUD "\"", "repo:example/other:ref:refs/heads/main", 300, 0), NULL);
 	expect_error(&r, 400, "invalid_grant");
 	http_free(&r);
 }
@@ -226,9 +236,9 @@ Test(exchange, subject_outside_the_policy_pattern)
 Test(exchange, malformed_requests)
 {
 	http_resp r;
-	char *jwt = test_jwt(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
+	char *jwt = jwt_of(rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0));
 	char *form = bs_xasprintf("grant_type=%s&subject_token=%s&subject_token_type=%s", GT_EXCHANGE, jwt,
-				  "urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token");
+	                          "urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token");
 	form_post(&S, &r, "/oauth/token", form);
 	expect_error(&r, 400, "invalid_request");
 	cr_assert_not_null(strstr(json_str(r.json, "error_description"), "subject_token_type"));
@@ -257,4 +267,26 @@ Test(exchange, malformed_requests)
 	expect_error(&r, 401, "invalid_client");
 	http_free(&r);
 	free(jwt);
+}
+
+Test(exchange, audience_may_name_the_issuer)
+{
+	http_resp r;
+	bs_buf extra = BS_BUF_INIT;
+	const char *suffix[] = {"", "%2F"};
+	for (int i = 0; i < 2; i++) {
+		bs_buf_reset(&extra);
+		bs_buf_adds(&extra, "&audience=");
+		for (const char *p = S.url; *p; p++) {
+			if (*p == ':' || *p == '/')
+				bs_buf_addf(&extra, "%%%02X", (unsigned char)*p);
+			else
+				bs_buf_addch(&extra, *p);
+		}
+		bs_buf_adds(&extra, suffix[i]);
+		exchange_claims(&r, rsa_key, "rsa-1", claims(CI_ISSUER, "\"" CI_AUD "\"", MAIN_SUB, 300, 0), extra.ptr);
+		cr_assert_eq(r.status, 200, "%s: %s", extra.ptr, r.body.ptr);
+		http_free(&r);
+	}
+	bs_buf_free(&extra);
 }

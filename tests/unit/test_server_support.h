@@ -136,8 +136,8 @@ static inline size_t http_collect(char *ptr, size_t size, size_t nmemb, void *ud
 
 /* One request. headers: NULL-terminated "Name: value" strings (may be NULL).
  * body may be NULL. The JSON body, if any, is parsed into r->json. */
-static inline void http_req(srv_ctx *s, http_resp *r, const char *method, const char *path,
-			    const char *const *headers, const char *body, size_t body_len)
+static inline void http_req(srv_ctx *s, http_resp *r, const char *method, const char *path, const char *const *headers,
+                            const char *body, size_t body_len)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *h = NULL;
@@ -223,7 +223,7 @@ static inline void expect_error(const http_resp *r, long status, const char *err
 static inline void api_post(srv_ctx *s, http_resp *r, const char *path, const char *bearer, const char *json)
 {
 	char auth[1200];
-	const char *h[] = { auth, "Content-Type: application/json", NULL };
+	const char *h[] = {auth, "Content-Type: application/json", NULL};
 	if (bearer)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
 	http_req(s, r, "POST", path, bearer ? h : h + 1, json, json ? strlen(json) : 0);
@@ -232,7 +232,7 @@ static inline void api_post(srv_ctx *s, http_resp *r, const char *path, const ch
 static inline void api_call(srv_ctx *s, http_resp *r, const char *method, const char *path, const char *bearer)
 {
 	char auth[1200];
-	const char *h[] = { auth, NULL };
+	const char *h[] = {auth, NULL};
 	if (bearer)
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", bearer);
 	http_req(s, r, method, path, bearer ? h : NULL, NULL, 0);
@@ -241,7 +241,7 @@ static inline void api_call(srv_ctx *s, http_resp *r, const char *method, const 
 /* POST form (already encoded) to path. */
 static inline void form_post(srv_ctx *s, http_resp *r, const char *path, const char *form)
 {
-	const char *h[] = { "Content-Type: application/x-www-form-urlencoded", NULL };
+	const char *h[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
 	http_req(s, r, "POST", path, h, form, strlen(form));
 }
 

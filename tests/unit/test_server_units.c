@@ -1,6 +1,9 @@
 /* bstscan-server: its helpers in-process (forms, user codes, scopes,
  * passwords, our own JWTs), hostile input against the running process, and
  * the demo command. */
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "server/srv.h"
 #include "tests/unit/test_server_support.h"
 
@@ -82,7 +85,7 @@ Test(server_units, passwords)
 
 Test(server_units, own_jwt_round_trip_and_rejections)
 {
-	bs_srv s = { 0 };
+	bs_srv s = {0};
 	bs_error err = BS_ERROR_INIT;
 	char *dir = bs_test_mkdtemp(), *db = bs_xasprintf("%s/x.db", dir), *jwt;
 	cJSON *c = cJSON_CreateObject(), *out = NULL;
@@ -98,7 +101,7 @@ Test(server_units, own_jwt_round_trip_and_rejections)
 	cJSON_Delete(out);
 	/* the key is the one stored in the database */
 	{
-		bs_srv s2 = { 0 };
+		bs_srv s2 = {0};
 		s2.db = s.db;
 		s2.issuer = s.issuer;
 		cr_assert_eq(bs_srv_keys_load(&s2, &err), 0);
@@ -137,10 +140,10 @@ Test(server_units, own_jwt_round_trip_and_rejections)
 #include <sys/socket.h>
 static void raw_send(const srv_ctx *s, const void *data, size_t len)
 {
-	struct sockaddr_in sa = { 0 };
+	struct sockaddr_in sa = {0};
 	int fd = socket(AF_INET, SOCK_STREAM, 0), port = atoi(strrchr(s->url, ':') + 1);
 	char buf[4096];
-	struct timeval tv = { 5, 0 };
+	struct timeval tv = {5, 0};
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
@@ -155,87 +158,142 @@ static void raw_send(const srv_ctx *s, const void *data, size_t len)
 	close(fd);
 }
 
-Test(server_hostile, garbage_never_hurts_the_server, .timeout = 60)
+/* Servers started by a test are stopped by the suite's teardown, so a failed
+ * assertion never leaves a process behind. */
+static srv_ctx S;
+
+static void stop_server(void)
 {
-	srv_ctx s = { 0 };
+	if (S.pid)
+		srv_stop(&S);
+}
+
+static void start_server(void)
+{
+	memset(&S, 0, sizeof(S));
+	srv_start(&S, NULL);
+}
+
+Test(server_hostile, garbage_never_hurts_the_server, .init = start_server, .fini = stop_server, .timeout = 60)
+{
 	http_resp r;
 	char *pat;
 	bs_buf deep = BS_BUF_INIT, form = BS_BUF_INIT;
-	const char *json_h[] = { "Content-Type: application/json", NULL };
-	srv_start(&s, NULL);
-	pat = srv_user_pat(&s, "ivy", "leaks:check,leaks:revoke,pats:read,pats:write");
+	const char *json_h[] = {"Content-Type: application/json", NULL};
+	pat = srv_user_pat(&S, "ivy", "leaks:check,leaks:revoke,pats:read,pats:write");
 
-	raw_send(&s, "GARBAGE\r\n\r\n", 11);
-	raw_send(&s, "POST /oauth/token HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\nx", 71);
-	raw_send(&s, "POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab", 62);
-	raw_send(&s, "GET /\x01\x02\xff HTTP/1.1\r\n\r\n", 20);
+#define RAW(lit) raw_send(&S, lit, sizeof(lit) - 1)
+	RAW("GARBAGE\r\n\r\n");
+	RAW("POST /oauth/token HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\nx");
+	RAW("POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nab");
+	RAW("GET /\x01\x02\xff HTTP/1.1\r\n\r\n");
+	RAW("POST /api/v1/leaks/check HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+#undef RAW
 
 	for (int i = 0; i < 5000; i++)
 		bs_buf_addch(&deep, '[');
-	api_post(&s, &r, "/api/v1/leaks/check", pat, deep.ptr);
+	api_post(&S, &r, "/api/v1/leaks/check", pat, deep.ptr);
 	expect_error(&r, 400, "invalid_request");
 	http_free(&r);
-	api_post(&s, &r, "/api/v1/pats", pat, "{\"name\":\"\\u0000x\",\"scopes\":[\"leaks:check\"]}");
+	api_post(&S, &r, "/api/v1/pats", pat, "{\"name\":\"\\u0000x\",\"scopes\":[\"leaks:check\"]}");
 	cr_assert_lt(r.status, 500, "%s", r.body.ptr);
 	http_free(&r);
-	api_post(&s, &r, "/api/v1/pats", pat, "{\"name\":\"\xff\xfe\",\"scopes\":\"leaks:check\"}");
+	api_post(&S, &r, "/api/v1/pats", pat, "{\"name\":\"\xff\xfe\",\"scopes\":\"leaks:check\"}");
 	expect_error(&r, 400, "invalid_request");
 	http_free(&r);
-	api_post(&s, &r, "/api/v1/leaks/revoke", pat, "{\"token_hashes\":[\"'; DROP TABLE users; --\"]}");
+	api_post(&S, &r, "/api/v1/leaks/revoke", pat, "{\"token_hashes\":[\"'; DROP TABLE users; --\"]}");
 	expect_error(&r, 400, "invalid_request");
 	http_free(&r);
 	for (int i = 0; i < 100; i++)
 		bs_buf_addf(&form, "p%d=1&", i);
-	form_post(&s, &r, "/oauth/token", form.ptr);
+	form_post(&S, &r, "/oauth/token", form.ptr);
 	expect_error(&r, 400, "invalid_request");
 	http_free(&r);
-	http_req(&s, &r, "POST", "/api/v1/leaks/check", json_h, "{}", 2);
+	http_req(&S, &r, "POST", "/api/v1/leaks/check", json_h, "{}", 2);
 	expect_error(&r, 401, "invalid_token");
 	http_free(&r);
-	api_call(&s, &r, "DELETE", "/api/v1/pats/99999999999999999999999", pat);
+	api_call(&S, &r, "DELETE", "/api/v1/pats/99999999999999999999999", pat);
 	cr_assert_eq(r.status, 404);
 	http_free(&r);
-	api_call(&s, &r, "GET", "/api/v1/../../etc/passwd", pat);
+	api_call(&S, &r, "GET", "/api/v1/../../etc/passwd", pat);
 	cr_assert_eq(r.status, 404);
 	http_free(&r);
 
 	/* still alive and the data intact */
-	api_call(&s, &r, "GET", "/api/v1/me", pat);
+	api_call(&S, &r, "GET", "/api/v1/me", pat);
 	cr_assert_eq(r.status, 200);
 	http_free(&r);
 	bs_buf_free(&deep);
 	bs_buf_free(&form);
 	free(pat);
-	srv_stop(&s);
 }
 
-Test(server_demo, demo_starts_with_a_ready_admin_pat, .timeout = 60)
+Test(server_demo, demo_starts_with_a_ready_admin_pat, .fini = stop_server, .timeout = 60)
 {
 	char *dir = bs_test_mkdtemp(), *db = bs_xasprintf("%s/demo.db", dir);
-	const char *argv[] = { BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL };
+	const char *argv[] = {BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL};
 	bs_buf line = BS_BUF_INIT;
-	srv_ctx s = { 0 };
-	const char *list[] = { BSTSCAN_SERVER_BIN, "admin", "--db", db, "pat", "list", NULL };
+	const char *list[] = {BSTSCAN_SERVER_BIN, "admin", "--db", db, "pat", "list", NULL};
 	bs_test_proc p;
 	pid_t pid = bs_test_spawn_until(argv, NULL, "listening on ", &line, 20);
 	cr_assert_gt(pid, 0);
-	snprintf(s.url, sizeof(s.url), "%s", line.ptr + strlen("listening on "));
-	s.db = db;
+	S.pid = pid;
+	S.dir = dir;
+	S.db = db;
+	snprintf(S.url, sizeof(S.url), "%s", line.ptr + strlen("listening on "));
 	cr_assert_eq(bs_test_run(&p, list, NULL, NULL, NULL, 0, 20), 0);
 	cr_assert_eq(p.status, 0);
 	cr_assert_not_null(strstr(p.out.ptr, "\"owner\":\"demo\""), "%s", p.out.ptr);
 	cr_assert_not_null(strstr(p.out.ptr, "leaks:check leaks:revoke pats:read pats:write"), "%s", p.out.ptr);
 	bs_test_proc_free(&p);
+	/* user names cannot collide with token-exchange subjects */
+	{
+		const char *bad[] = {BSTSCAN_SERVER_BIN, "admin", "--db", db, "user", "add", "ci:repo", NULL};
+		cr_assert_eq(bs_test_run(&p, bad, NULL, NULL, "pw\n", 3, 20), 0);
+		cr_assert_eq(p.status, 1, "%s", p.err.ptr);
+		bs_test_proc_free(&p);
+	}
 	/* a demo refuses to reuse an existing database */
 	{
-		const char *again[] = { BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL };
+		const char *again[] = {BSTSCAN_SERVER_BIN, "demo", "--listen", "127.0.0.1:0", "--db", db, NULL};
 		cr_assert_eq(bs_test_run(&p, again, NULL, NULL, NULL, 0, 20), 0);
 		cr_assert_neq(p.status, 0);
 		bs_test_proc_free(&p);
 	}
-	cr_assert_eq(bs_test_stop(pid), 0);
 	bs_buf_free(&line);
-	bs_test_rmtree(dir);
-	free(dir);
-	free(db);
+	/* teardown stops it (exit 0 asserted) and removes dir */
+}
+
+Test(server_options, issuer_option_and_sigint, .fini = stop_server, .timeout = 60)
+{
+	const char *extra[] = {"--issuer", "https://issuer.example.test/", NULL};
+	http_resp r;
+	int status = -1;
+	memset(&S, 0, sizeof(S));
+	srv_start(&S, extra);
+	http_req(&S, &r, "GET", "/.well-known/oauth-authorization-server", NULL, NULL, 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_str_eq(json_str(r.json, "issuer"), "https://issuer.example.test");
+	cr_assert_str_eq(json_str(r.json, "token_endpoint"), "https://issuer.example.test/oauth/token");
+	http_free(&r);
+	form_post(&S, &r, "/oauth/device/authorize", "client_id=bstscan-cli");
+	cr_assert_str_eq(json_str(r.json, "verification_uri"), "https://issuer.example.test/device");
+	http_free(&r);
+
+	/* SIGINT is a graceful stop too */
+	kill(S.pid, SIGINT);
+	for (int i = 0; i < 100; i++) {
+		int st;
+		if (waitpid(S.pid, &st, WNOHANG) == S.pid) {
+			status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			break;
+		}
+		usleep(50000);
+	}
+	cr_assert_eq(status, 0, "exit status after SIGINT: %d", status);
+	S.pid = 0;
+	bs_test_rmtree(S.dir);
+	free(S.dir);
+	free(S.db);
+	S.dir = S.db = NULL;
 }
