@@ -333,6 +333,33 @@ static void diff_trees(walk_state *w, const git_oid *old_id, const git_oid *new_
 	git_tree_free(new_tree);
 }
 
+/* Records the blobs of the (un)reachable commits, in topological order. */
+static void walk_commits(walk_state *w, const uint32_t *order, int reachable, bs_buf *path)
+{
+	bs_git_history *h = w->h;
+	const bs_git_walk_cb *cb = w->cb;
+	for (size_t k = 0; k < h->n_commits; k++) {
+		uint32_t i = order[k];
+		git_commit *c = NULL, *p = NULL;
+		const git_oid *old_tree = NULL;
+		if (h->commits[i].reachable != (unsigned)reachable)
+			continue;
+		if (git_commit_lookup(&c, w->repo, &h->commits[i].id) < 0)
+			continue;
+		if (h->commits[i].first_parent != BS_GIT_NO_COMMIT &&
+		    git_commit_lookup(&p, w->repo, &h->commits[h->commits[i].first_parent].id) == 0)
+			old_tree = git_commit_tree_id(p);
+		bs_buf_reset(path);
+		diff_trees(w, old_tree, git_commit_tree_id(c), path, i);
+		if (cb && cb->on_commit)
+			cb->on_commit(cb->ud, c, i);
+		git_commit_free(p);
+		git_commit_free(c);
+		if (cb && cb->on_tick && (k & 255) == 255)
+			cb->on_tick(cb->ud, k + 1);
+	}
+}
+
 int bs_git_history_walk(bs_git_history *h, git_repository *repo, const git_oid *extra_commits, size_t n_extra,
                         const bs_git_walk_cb *cb, bs_error *err)
 {
@@ -359,30 +386,15 @@ int bs_git_history_walk(bs_git_history *h, git_repository *repo, const git_oid *
 	load_commits(&w, 0);
 
 	order = topo_order(&w);
-	for (size_t k = 0; k < h->n_commits; k++) {
-		uint32_t i = order[k];
-		git_commit *c = NULL, *p = NULL;
-		const git_oid *old_tree = NULL;
-		if (git_commit_lookup(&c, repo, &h->commits[i].id) < 0)
-			continue;
-		if (h->commits[i].first_parent != BS_GIT_NO_COMMIT &&
-		    git_commit_lookup(&p, repo, &h->commits[h->commits[i].first_parent].id) == 0)
-			old_tree = git_commit_tree_id(p);
-		bs_buf_reset(&path);
-		diff_trees(&w, old_tree, git_commit_tree_id(c), &path, i);
-		if (cb && cb->on_commit)
-			cb->on_commit(cb->ud, c, i);
-		git_commit_free(p);
-		git_commit_free(c);
-		if (cb && cb->on_tick && (k & 255) == 255)
-			cb->on_tick(cb->ud, k + 1);
-	}
+	/* What refs reach first, so that a blob both a ref and a dangling commit hold counts as reachable. */
+	walk_commits(&w, order, 1, &path);
 	for (size_t i = 0; i < w.n_tree_tips; i++) {
 		bs_buf_reset(&path);
 		diff_trees(&w, NULL, &w.tree_tips[i], &path, BS_GIT_NO_COMMIT);
 	}
 	for (size_t i = 0; i < w.n_blob_tips; i++)
 		add_origin(h, &w.blob_tips[i], BS_GIT_NO_COMMIT, "");
+	walk_commits(&w, order, 0, &path);
 
 	free(order);
 	bs_buf_free(&path);

@@ -641,3 +641,29 @@ Test(git_history, submodules_only_when_asked_and_checked_out)
 	free(top);
 	free(work);
 }
+
+Test(git_history, a_blob_a_ref_reaches_is_reachable_even_if_a_dangling_commit_had_it_first)
+{
+	char *repo = fx_repo_new(), *tok = fx_token(), *reachable;
+	bs_buf c = BS_BUF_INIT;
+	err_log log = {BS_BUF_INIT, 0};
+	bs_findings fs;
+
+	fx_commit_file(repo, "README", "hello\n", "first");
+	bs_buf_addf(&c, "%s\n", tok);
+	fx_commit_file(repo, "key.txt", c.ptr, "older, soon dangling");
+	FX_GIT(repo, "reset", "-q", "--hard", "HEAD~1");
+	fx_commit_file(repo, "key.txt", c.ptr, "the same content, on main");
+	reachable = fx_rev(repo, "HEAD");
+
+	fs = scan_opts(repo, 2, 1, &log);
+	cr_assert_eq(fs.len, 1, "one blob, one finding");
+	cr_assert_eq(fs.items[0]->git->reachable, 1);
+	cr_assert_str_eq(fs.items[0]->git->commit, reachable);
+	bs_findings_free(&fs);
+	free(reachable);
+	free(tok);
+	bs_buf_free(&c);
+	bs_test_rmtree(repo);
+	free(repo);
+}
