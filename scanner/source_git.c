@@ -372,6 +372,37 @@ static void scan_tag_messages(history_run *r)
 	}
 }
 
+/* A blob a commit's tree names but the object store lacks: reported with its id, path and commit (a partial clone
+ * lacks blobs by design: nothing to report there). */
+static void report_missing_blobs(history_run *r, const bs_git_objects *objs)
+{
+	git_config *cfg = NULL;
+	const bs_oidmap *m = &r->h->blob_index;
+	int partial = 0;
+	if (git_repository_config_snapshot(&cfg, r->repo) == 0) {
+		git_buf v = {0};
+		partial = git_config_get_string_buf(&v, cfg, "extensions.partialclone") == 0;
+		git_buf_dispose(&v);
+		git_config_free(cfg);
+	}
+	if (partial)
+		return;
+	for (size_t i = 0; i < m->cap; i++) {
+		const bs_git_blob_origin *o;
+		char hex[GIT_OID_HEXSZ + 1], cid[GIT_OID_HEXSZ + 1] = "";
+		bs_buf why = BS_BUF_INIT;
+		if (!m->used[i] || bs_oidmap_get(&objs->all, &m->keys[i], NULL))
+			continue;
+		o = &r->h->origins[m->vals[i]];
+		git_oid_tostr(hex, sizeof(hex), &m->keys[i]);
+		if (o->commit != BS_GIT_NO_COMMIT)
+			git_oid_tostr(cid, sizeof(cid), &r->h->commits[o->commit].id);
+		bs_buf_addf(&why, "missing blob (%s%s%s)", o->path, *cid ? " in commit " : "", cid);
+		run_error(r, hex, why.ptr);
+		bs_buf_free(&why);
+	}
+}
+
 /* Gives each blob finding its origin's path and commit; drops unreachable ones unless all_objects. */
 static void attribute(history_run *r, bs_findings *in, bs_findings *out)
 {
@@ -593,6 +624,7 @@ int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts
 		git_oid_tostr(hex, sizeof(hex), &job.errors[i].id);
 		run_error(&r, hex, job.errors[i].reason);
 	}
+	report_missing_blobs(&r, &objs);
 	bs_findings_move(&blobs, &job.found);
 	attribute(&r, &blobs, out);
 	bs_findings_move(out, &r.messages);

@@ -100,6 +100,7 @@ typedef struct bs_git_objects {
 	size_t n_others, cap_others;
 	git_oid *commits; /* every commit id in the store (for --all-objects) */
 	size_t n_commits, cap_commits;
+	bs_oidmap all; /* every object id listed */
 } bs_git_objects;
 
 /* Lists every object of repo's object store once (an object in two packs is scanned from the first). */

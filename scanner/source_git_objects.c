@@ -337,7 +337,6 @@ static int on_odb_object(const git_oid *id, void *payload)
 
 int bs_git_objects_list(git_repository *repo, bs_git_objects *out, bs_error *err)
 {
-	bs_oidmap seen;
 	bs_buf dir = BS_BUF_INIT;
 	char **names = NULL;
 	size_t n_names = 0, cap_names = 0;
@@ -348,7 +347,7 @@ int bs_git_objects_list(git_repository *repo, bs_git_objects *out, bs_error *err
 	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
-	bs_oidmap_init(&seen);
+	bs_oidmap_init(&out->all);
 	bs_buf_adds(&dir, git_repository_commondir(repo));
 	if (dir.len && dir.ptr[dir.len - 1] != '/')
 		bs_buf_addch(&dir, '/');
@@ -366,14 +365,14 @@ int bs_git_objects_list(git_repository *repo, bs_git_objects *out, bs_error *err
 	if (n_names > 1)
 		qsort(names, n_names, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n_names; i++)
-		list_pack(names[i], &seen, out);
+		list_pack(names[i], &out->all, out);
 
 	/* Loose objects, alternates and any pack we could not parse: libgit2 lists them (in hash order). */
 	if (git_repository_odb(&odb, repo) < 0) {
 		rc = bs_git_error(err, BS_ERR_IO, "cannot open the object database");
 		goto done;
 	}
-	fc.seen = &seen;
+	fc.seen = &out->all;
 	fc.out = out;
 	if (git_odb_foreach(odb, on_odb_object, &fc) < 0) {
 		rc = bs_git_error(err, BS_ERR_IO, "cannot list the object database");
@@ -400,7 +399,6 @@ done:
 		free(names[i]);
 	free(names);
 	bs_buf_free(&dir);
-	bs_oidmap_free(&seen);
 	return rc;
 }
 
@@ -416,6 +414,7 @@ void bs_git_objects_free(bs_git_objects *o)
 	free(o->units);
 	free(o->others);
 	free(o->commits);
+	bs_oidmap_free(&o->all);
 	memset(o, 0, sizeof(*o));
 }
 

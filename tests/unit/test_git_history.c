@@ -667,3 +667,36 @@ Test(git_history, a_blob_a_ref_reaches_is_reachable_even_if_a_dangling_commit_ha
 	bs_test_rmtree(repo);
 	free(repo);
 }
+
+Test(git_history, missing_blob_is_reported_with_its_id_path_and_commit)
+{
+	char *repo = fx_repo_new(), *good = fx_token(), *id, *commit;
+	bs_buf c = BS_BUF_INIT, obj = BS_BUF_INIT;
+	err_log log = {BS_BUF_INIT, 0};
+	bs_findings fs;
+	const char *args[] = {"rev-parse", "HEAD:gone.txt", NULL};
+
+	bs_buf_addf(&c, "%s\n", good);
+	bs_test_write_str(repo, "good.txt", c.ptr);
+	fx_commit_file(repo, "gone.txt", "this blob will vanish\n", "two files");
+	commit = fx_rev(repo, "HEAD");
+	id = fx_git_out(repo, args);
+	bs_buf_addf(&obj, "%s/.git/objects/%.2s/%s", repo, id, id + 2);
+	cr_assert_eq(unlink(obj.ptr), 0);
+
+	fs = scan(repo, &log);
+	cr_assert_eq(fs.len, 1, "the rest is still scanned");
+	cr_assert_eq(log.count, 1, "%s", log.text.ptr);
+	cr_assert_not_null(strstr(log.text.ptr, id), "%s", log.text.ptr);
+	cr_assert_not_null(strstr(log.text.ptr, "missing blob (gone.txt in commit"), "%s", log.text.ptr);
+	cr_assert_not_null(strstr(log.text.ptr, commit), "%s", log.text.ptr);
+	bs_findings_free(&fs);
+	free(id);
+	free(commit);
+	free(good);
+	bs_buf_free(&c);
+	bs_buf_free(&obj);
+	bs_buf_free(&log.text);
+	bs_test_rmtree(repo);
+	free(repo);
+}
