@@ -1,12 +1,15 @@
 /* Private to scanner/source_git*.c: the pieces of the git source, one file each.
  *
+ *   source_git_util.c      libgit2 setup and errors, the object-id map
  *   source_git_objects.c   object enumeration in pack order (our own .idx v2 and pack-header reader)
  *   source_git_pack.c      reading packed objects: inflate, deltas, a per-family base cache
  *   source_git_walk.c      the commit graph, topological order, and the first (commit, path) of every blob
  *   source_git.c           the full-history scan: worker threads, attribution, messages
- *   source_git_diff.c      added lines of a diff, and range scans (our own rev-list walk)
+ *   source_git_diff.c      added lines of a diff or patch
+ *   source_git_range.c     range scans: which commits a range holds (our own rev-list walk), what each added
  *   source_git_staged.c    the staged scan: our own index reader against HEAD's tree, libgit2 as the fallback
  *   source_git_remote.c    clone URLs into the cache and fetch them
+ *   source_git_hooks.c     where a repository's hooks live
  *
  * None of these is thread-safe unless it says so; a libgit2 handle belongs to one thread.
  */
