@@ -9,6 +9,7 @@
 #include "cli/scan_common.h"
 #include "common/buf.h"
 #include "common/fs.h"
+#include "common/timeutil.h"
 #include "scanner/source_git.h"
 #include "common/banned.h"
 
@@ -228,10 +229,14 @@ int cmd_git(int argc, char **argv)
 		g.repo = repos[0];
 		go.repository = repos[0];
 		go.index_file = NULL;
+		bs_git_stats st = {0};
 		if (range.n_include &&
-		    bs_git_scan_range(env.scanner, repos[0], &range, &go, &env.findings, NULL, &err) < 0) {
+		    bs_git_scan_range(env.scanner, repos[0], &range, &go, &env.findings, &st, &err) < 0) {
 			cli_fatal(&err);
 			failed = 1;
+		} else if (o.verbose) {
+			fprintf(stderr, "bstscan: %s: %zu commits, %zu runs of added lines, %.1f MB, %zu errors\n",
+			        g.repo, st.commits, st.blobs, (double)st.bytes / 1e6, st.errors);
 		}
 	} else {
 		char *cache = NULL;
@@ -257,15 +262,22 @@ int cmd_git(int argc, char **argv)
 			}
 			g.repo = display ? display : repos[i];
 			go.repository = g.repo;
-			if (bs_git_scan_history(env.scanner, target, &go, &env.findings, NULL, &err) < 0) {
-				if (g.progress_shown)
-					fputs("\r\033[K", stderr);
-				cli_error("%s", err.message);
-				failed = 1;
-			}
+			bs_git_stats st = {0};
+			long long t0 = bs_time_monotonic_ms();
+			int rc_scan = bs_git_scan_history(env.scanner, target, &go, &env.findings, &st, &err);
 			if (g.progress_shown) {
 				fputs("\r\033[K", stderr);
 				g.progress_shown = 0;
+			}
+			if (rc_scan < 0) {
+				cli_error("%s", err.message);
+				failed = 1;
+			} else if (o.verbose) {
+				fprintf(
+				    stderr,
+				    "bstscan: %s: %zu commits, %zu blobs, %.1f MB in %.2f s, %zu unreadable objects\n",
+				    g.repo, st.commits, st.blobs, (double)st.bytes / 1e6,
+				    (double)(bs_time_monotonic_ms() - t0) / 1000.0, st.errors);
 			}
 			free(path);
 			free(display);
