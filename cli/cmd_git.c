@@ -131,7 +131,7 @@ int cmd_git(int argc, char **argv)
 	const char *range_spec = NULL, *since = NULL;
 	char **include = NULL, **exclude = NULL, *since_spec = NULL;
 	size_t n_inc = 0, n_exc = 0;
-	int c, rc, pre_push = 0, failed = 0, n_repos;
+	int c, rc, pre_push = 0, failed = 0, scanned_any = 0, n_repos;
 	const char *const dot[] = {"."};
 	const char *const *repos;
 
@@ -234,7 +234,10 @@ int cmd_git(int argc, char **argv)
 		    bs_git_scan_range(env.scanner, repos[0], &range, &go, &env.findings, &st, &err) < 0) {
 			cli_fatal(&err);
 			failed = 1;
-		} else if (o.verbose) {
+		} else {
+			scanned_any = 1;
+		}
+		if (!failed && o.verbose) {
 			fprintf(stderr, "bstscan: %s: %zu commits, %zu runs of added lines, %.1f MB, %zu errors\n",
 			        g.repo, st.commits, st.blobs, (double)st.bytes / 1e6, st.errors);
 		}
@@ -272,7 +275,10 @@ int cmd_git(int argc, char **argv)
 			if (rc_scan < 0) {
 				cli_error("%s", err.message);
 				failed = 1;
-			} else if (o.verbose) {
+			} else {
+				scanned_any = 1;
+			}
+			if (rc_scan == 0 && o.verbose) {
 				fprintf(
 				    stderr,
 				    "bstscan: %s: %zu commits, %zu blobs, %.1f MB in %.2f s, %zu unreadable objects\n",
@@ -285,6 +291,11 @@ int cmd_git(int argc, char **argv)
 		free(cache);
 	}
 
+	if (!scanned_any) {
+		/* Nothing was scanned: no report saying nothing was found. */
+		o.output = "/dev/null";
+		o.baseline_out = NULL;
+	}
 	rc = cli_scan_finish(&o, &env);
 	if (failed && rc == CLI_EXIT_CLEAN)
 		rc = CLI_EXIT_ERROR;

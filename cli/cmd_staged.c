@@ -78,6 +78,9 @@ int cmd_staged(int argc, char **argv)
 	go.index_file = getenv("GIT_INDEX_FILE");
 	if (bs_git_scan_staged(env.scanner, repo, &go, &env.findings, NULL, &err) < 0) {
 		cli_fatal(&err);
+		/* Nothing was scanned: no report saying nothing was found. */
+		o.output = "/dev/null";
+		o.baseline_out = NULL;
 		rc = cli_scan_finish(&o, &env);
 		cli_scan_opts_free(&o);
 		return rc == CLI_EXIT_CLEAN ? CLI_EXIT_ERROR : rc;
