@@ -210,6 +210,7 @@ Test(git_cli, several_repositories_a_url_and_one_that_fails)
 	/* Nothing found but a repository failed: the run failed. */
 	FX_BSTSCAN(&p, "/", NULL, "git", "-f", "json", missing);
 	cr_assert_eq(p.status, 2);
+	cr_assert_eq(p.out.len, 0, "no report when nothing was scanned: %s", p.out.ptr);
 	bs_test_proc_free(&p);
 	free(t1);
 	free(t2);
