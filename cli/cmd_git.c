@@ -229,6 +229,10 @@ int cmd_git(int argc, char **argv)
 		g.repo = repos[0];
 		go.repository = repos[0];
 		go.index_file = NULL;
+		if (pre_push && optind >= argc) {
+			go.git_dir = getenv("GIT_DIR");
+			go.work_tree = getenv("GIT_WORK_TREE");
+		}
 		bs_git_stats st = {0};
 		if (range.n_include &&
 		    bs_git_scan_range(env.scanner, repos[0], &range, &go, &env.findings, &st, &err) < 0) {

@@ -76,6 +76,11 @@ int cmd_staged(int argc, char **argv)
 	go.on_error = on_error;
 	go.ud = &o;
 	go.index_file = getenv("GIT_INDEX_FILE");
+	/* In a hook, git names the repository in GIT_DIR (a bare repository with a separate work tree has no .git). */
+	if (optind >= argc) {
+		go.git_dir = getenv("GIT_DIR");
+		go.work_tree = getenv("GIT_WORK_TREE");
+	}
 	if (bs_git_scan_staged(env.scanner, repo, &go, &env.findings, NULL, &err) < 0) {
 		cli_fatal(&err);
 		/* Nothing was scanned: no report saying nothing was found. */

@@ -38,7 +38,9 @@ typedef struct bs_git_opts {
 	int recurse_submodules;  /* also scan checked-out submodules (labelled "<repository>/<path>") */
 	size_t stream_threshold; /* blobs larger than this are streamed when the object store allows; 0 = 32 MiB */
 	const char
-	    *index_file; /* staged: the index to read (git's GIT_INDEX_FILE in a hook); NULL = the repository's */
+	    *index_file;       /* staged: the index to read (git's GIT_INDEX_FILE in a hook); NULL = the repository's */
+	const char *git_dir;   /* range and staged: the repository git names in a hook (GIT_DIR), path being ignored */
+	const char *work_tree; /* with git_dir: its work tree (GIT_WORK_TREE), for a bare repository used with one */
 	/* Called, serialised, for each object, commit or submodule that cannot be read. what names it (an object id,
 	 * a ref or a path); reason says why. May be NULL. */
 	void (*on_error)(void *ud, const char *what, const char *reason);

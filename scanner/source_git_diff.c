@@ -180,9 +180,21 @@ int bs_git_find_renames(git_diff *diff)
 	return git_diff_find_similar(diff, &fo);
 }
 
-int bs_git_open(git_repository **repo, const char *path, bs_error *err)
+int bs_git_open(git_repository **repo, const char *path, const bs_git_opts *opts, bs_error *err)
 {
+	const char *dir = opts && opts->git_dir && *opts->git_dir ? opts->git_dir : NULL;
 	bs_git_global_init();
+	/* libgit2 1.5's GIT_REPOSITORY_OPEN_FROM_ENV rejects GIT_WORK_TREE: do what git does ourselves. */
+	if (dir) {
+		if (git_repository_open_ext(repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+			return bs_git_error(err, BS_ERR_NOTFOUND, dir);
+		if (opts->work_tree && *opts->work_tree && git_repository_set_workdir(*repo, opts->work_tree, 0) < 0) {
+			git_repository_free(*repo);
+			*repo = NULL;
+			return bs_git_error(err, BS_ERR_NOTFOUND, opts->work_tree);
+		}
+		return 0;
+	}
 	if (git_repository_open_ext(repo, path ? path : ".", 0, NULL) < 0)
 		return bs_git_error(err, BS_ERR_NOTFOUND, path ? path : ".");
 	return 0;

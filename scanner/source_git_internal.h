@@ -185,8 +185,8 @@ int bs_git_in_head(git_repository *repo, git_tree *head_tree, const char *path, 
 void bs_git_report(const bs_git_opts *o, const char *what, const char *why);
 void bs_git_diff_options(git_diff_options *o); /* no context lines: only what changed */
 int bs_git_find_renames(git_diff *diff);
-/* Opens the repository holding path (searching upwards, as git does). */
-int bs_git_open(git_repository **repo, const char *path, bs_error *err);
+/* Opens the repository holding path (searching upwards, as git does), or the one opts->git_dir names. */
+int bs_git_open(git_repository **repo, const char *path, const bs_git_opts *opts, bs_error *err);
 /* Scans the added lines of one file's patch (or, binary, its new version less the secrets the old one held). */
 int bs_git_scan_patch_added(bs_scan_ctx *ctx, git_repository *repo, git_patch *patch, const bs_git_provenance *prov,
                             git_tree *head_tree, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats);

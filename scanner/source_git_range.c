@@ -363,7 +363,7 @@ int bs_git_scan_range(bs_scanner *s, const char *path, const bs_git_range *range
 	memset(&w, 0, sizeof(w));
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	if ((rc = bs_git_open(&repo, path, err)) < 0)
+	if ((rc = bs_git_open(&repo, path, opts, err)) < 0)
 		return rc;
 	w.repo = repo;
 	w.opts = opts;

@@ -341,7 +341,7 @@ int bs_git_scan_staged(bs_scanner *s, const char *path, const bs_git_opts *opts,
 
 	if (stats)
 		memset(stats, 0, sizeof(*stats));
-	if ((rc = bs_git_open(&repo, path, err)) < 0)
+	if ((rc = bs_git_open(&repo, path, opts, err)) < 0)
 		return rc;
 	if (git_repository_is_bare(repo)) {
 		rc = bs_error_set(err, BS_ERR_USAGE, "%s: a bare repository has no index", path ? path : ".");

@@ -228,3 +228,37 @@ Test(git_staged, index_versions_and_the_libgit2_fallback)
 	bs_test_rmtree(repo);
 	free(repo);
 }
+
+/* A bare repository with a separate work tree (the "dotfiles" layout): git runs hooks with GIT_DIR set and the work
+ * tree as the current directory, which holds no .git. */
+Test(git_staged, repository_named_by_git_dir)
+{
+	char *dir = bs_test_mkdtemp(), *tok = fx_token();
+	bs_buf gitdir = BS_BUF_INIT, work = BS_BUF_INIT, b = BS_BUF_INIT, e1 = BS_BUF_INIT, e2 = BS_BUF_INIT;
+	bs_test_proc p;
+	const char *argv[] = {BSTSCAN_BIN, "staged", "-f", "json", NULL};
+
+	bs_buf_addf(&gitdir, "%s/cfg.git", dir);
+	bs_buf_addf(&work, "%s/home", dir);
+	FX_GIT(dir, "init", "-q", "--bare", gitdir.ptr);
+	bs_buf_addf(&b, "TOKEN=%s\n", tok);
+	bs_test_write_str(work.ptr, ".env", b.ptr);
+	FX_GIT(work.ptr, "--git-dir", gitdir.ptr, "--work-tree", work.ptr, "add", ".env");
+	bs_buf_addf(&e1, "GIT_DIR=%s", gitdir.ptr);
+	bs_buf_addf(&e2, "GIT_WORK_TREE=%s", work.ptr);
+	{
+		const char *env[] = {e1.ptr, e2.ptr, "GIT_INDEX_FILE=", NULL};
+		cr_assert_eq(bs_test_run(&p, argv, work.ptr, env, NULL, 0, 60), 0);
+	}
+	cr_assert_eq(p.status, 1, "%s%s", p.out.ptr, p.err.ptr);
+	cr_assert_not_null(strstr(p.out.ptr, ".env"));
+	bs_test_proc_free(&p);
+	free(tok);
+	bs_buf_free(&gitdir);
+	bs_buf_free(&work);
+	bs_buf_free(&b);
+	bs_buf_free(&e1);
+	bs_buf_free(&e2);
+	bs_test_rmtree(dir);
+	free(dir);
+}
