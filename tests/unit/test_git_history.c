@@ -1,5 +1,6 @@
 /* The full-history scan (scanner/source_git.c) on fixture repositories built with the git command. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/fs.h"
 #include "scanner/engine.h"
 #include "scanner/rule.h"
 #include "scanner/source_git.h"
@@ -697,6 +699,56 @@ Test(git_history, missing_blob_is_reported_with_its_id_path_and_commit)
 	bs_buf_free(&c);
 	bs_buf_free(&obj);
 	bs_buf_free(&log.text);
+	bs_test_rmtree(repo);
+	free(repo);
+}
+
+Test(git_history, corrupt_pack_data_is_reported_and_the_rest_scanned)
+{
+	char *repo = fx_repo_new(), *pack_dir = bs_xasprintf("%s/.git/objects/pack", repo);
+	err_log log = {BS_BUF_INIT, 0};
+	bs_findings fs;
+	bs_buf pack = BS_BUF_INIT, data = BS_BUF_INIT;
+	bs_error err = BS_ERROR_INIT;
+	DIR *d;
+	struct dirent *de;
+
+	for (int i = 0; i < 20; i++) {
+		char name[32], *tok = fx_token();
+		bs_buf c = BS_BUF_INIT;
+		snprintf(name, sizeof(name), "f%02d.txt", i);
+		/* Different enough that git stores each whole. */
+		for (int k = 0; k < 40; k++)
+			bs_buf_addf(&c, "%d-%d %s\n", i, k, k == 20 ? tok : "unrelated");
+		bs_test_write_str(repo, name, c.ptr);
+		bs_buf_free(&c);
+		free(tok);
+	}
+	fx_commit_file(repo, NULL, NULL, "twenty files");
+	FX_GIT(repo, "gc", "-q");
+	d = opendir(pack_dir);
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		if (strstr(de->d_name, ".pack"))
+			bs_buf_addf(&pack, "%s/%s", pack_dir, de->d_name);
+	closedir(d);
+	cr_assert_eq(bs_fs_read_file(&data, pack.ptr, 1 << 24, &err), 0, "%s", err.message);
+	/* Garble some compressed bytes well inside the pack (blobs come after commits and trees). */
+	for (size_t k = data.len * 3 / 4; k < data.len * 3 / 4 + 64 && k < data.len - 20; k++)
+		data.ptr[k] ^= 0x5a;
+	chmod(pack.ptr, 0644);
+	cr_assert_eq(bs_fs_write_atomic(pack.ptr, data.ptr, data.len, 0644, &err), 0, "%s", err.message);
+
+	fs = scan(repo, &log);
+	cr_assert_geq(log.count, 1, "the damaged object is reported");
+	cr_assert_not_null(strstr(log.text.ptr, "cannot read"), "%s", log.text.ptr);
+	cr_assert_gt(fs.len, 10, "the other blobs are still scanned (%zu found)", fs.len);
+	cr_assert_lt(fs.len, 20);
+	bs_findings_free(&fs);
+	bs_buf_free(&pack);
+	bs_buf_free(&data);
+	bs_buf_free(&log.text);
+	free(pack_dir);
 	bs_test_rmtree(repo);
 	free(repo);
 }
