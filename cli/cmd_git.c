@@ -9,11 +9,13 @@
 #include "cli/scan_common.h"
 #include "common/buf.h"
 #include "common/fs.h"
+#include "common/timeutil.h"
 #include "scanner/source_git.h"
 #include "common/banned.h"
 
 enum { OPT_ALL_OBJECTS = 2000, OPT_RANGE, OPT_SINCE, OPT_PRE_PUSH, OPT_RECURSE, OPT_EXCLUDE_REMOTES };
 
+/* clang-format off */
 static const char usage[] =
 	"usage: bstscan git [options] [REPO|URL...]\n"
 	"       bstscan git [options] --range A..B [REPO]\n"
@@ -38,6 +40,7 @@ static const char usage[] =
 	"                          <remote ref> <remote sha>) from standard input and scan\n"
 	"                          exactly the commits being pushed (a new branch: those on\n"
 	"                          no remote-tracking ref; deletions are skipped)\n";
+/* clang-format on */
 
 typedef struct git_cli {
 	cli_scan_opts *o;
@@ -63,8 +66,8 @@ static void on_progress(void *ud, const bs_git_progress *p)
 	git_cli *g = ud;
 	double secs = p->elapsed_ms > 0 ? (double)p->elapsed_ms / 1000.0 : 0.001;
 	fprintf(stderr, "\r\033[K%s: %llu/%llu objects, %.1f MB/s, %llu commits, %llu findings", g->repo,
-		(unsigned long long)p->objects_done, (unsigned long long)p->objects_total,
-		(double)p->bytes_done / 1e6 / secs, (unsigned long long)p->commits, (unsigned long long)p->findings);
+	        (unsigned long long)p->objects_done, (unsigned long long)p->objects_total,
+	        (double)p->bytes_done / 1e6 / secs, (unsigned long long)p->commits, (unsigned long long)p->findings);
 	g->progress_shown = 1;
 }
 
@@ -84,7 +87,7 @@ static int read_pre_push(bs_git_range *r, char ***include, char ***exclude, size
 		if (sscanf(line, "%1023s %127s %1023s %127s", lref, lsha, rref, rsha) != 4)
 			continue;
 		if (is_zero_sha(lsha))
-			continue;   /* a deletion pushes no commit */
+			continue; /* a deletion pushes no commit */
 		BS_ARRAY_GROW(*include, cap_i, *n_inc + 1);
 		(*include)[(*n_inc)++] = bs_xstrdup(lsha);
 		if (is_zero_sha(rsha)) {
@@ -111,25 +114,25 @@ static char *cache_dir(void)
 int cmd_git(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		CLI_SCAN_LONG_OPTIONS,
-		{ "all-objects", no_argument, NULL, OPT_ALL_OBJECTS },
-		{ "range", required_argument, NULL, OPT_RANGE },
-		{ "since-commit", required_argument, NULL, OPT_SINCE },
-		{ "pre-push", no_argument, NULL, OPT_PRE_PUSH },
-		{ "recurse-submodules", no_argument, NULL, OPT_RECURSE },
-		{ "exclude-remote-refs", no_argument, NULL, OPT_EXCLUDE_REMOTES },
-		{ NULL, 0, NULL, 0 },
+	    CLI_SCAN_LONG_OPTIONS,
+	    {"all-objects", no_argument, NULL, OPT_ALL_OBJECTS},
+	    {"range", required_argument, NULL, OPT_RANGE},
+	    {"since-commit", required_argument, NULL, OPT_SINCE},
+	    {"pre-push", no_argument, NULL, OPT_PRE_PUSH},
+	    {"recurse-submodules", no_argument, NULL, OPT_RECURSE},
+	    {"exclude-remote-refs", no_argument, NULL, OPT_EXCLUDE_REMOTES},
+	    {NULL, 0, NULL, 0},
 	};
 	cli_scan_opts o;
 	cli_scan_env env;
 	bs_git_opts go;
-	bs_git_range range = { 0 };
-	git_cli g = { 0 };
+	bs_git_range range = {0};
+	git_cli g = {0};
 	const char *range_spec = NULL, *since = NULL;
 	char **include = NULL, **exclude = NULL, *since_spec = NULL;
 	size_t n_inc = 0, n_exc = 0;
-	int c, rc, pre_push = 0, failed = 0, n_repos;
-	const char *const dot[] = { "." };
+	int c, rc, pre_push = 0, failed = 0, scanned_any = 0, n_repos;
+	const char *const dot[] = {"."};
 	const char *const *repos;
 
 	cli_scan_opts_init(&o, "git");
@@ -226,9 +229,21 @@ int cmd_git(int argc, char **argv)
 		g.repo = repos[0];
 		go.repository = repos[0];
 		go.index_file = NULL;
-		if (range.n_include && bs_git_scan_range(env.scanner, repos[0], &range, &go, &env.findings, NULL, &err) < 0) {
+		if (pre_push && optind >= argc) {
+			go.git_dir = getenv("GIT_DIR");
+			go.work_tree = getenv("GIT_WORK_TREE");
+		}
+		bs_git_stats st = {0};
+		if (range.n_include &&
+		    bs_git_scan_range(env.scanner, repos[0], &range, &go, &env.findings, &st, &err) < 0) {
 			cli_fatal(&err);
 			failed = 1;
+		} else {
+			scanned_any = 1;
+		}
+		if (!failed && o.verbose) {
+			fprintf(stderr, "bstscan: %s: %zu commits, %zu runs of added lines, %.1f MB, %zu errors\n",
+			        g.repo, st.commits, st.blobs, (double)st.bytes / 1e6, st.errors);
 		}
 	} else {
 		char *cache = NULL;
@@ -254,15 +269,25 @@ int cmd_git(int argc, char **argv)
 			}
 			g.repo = display ? display : repos[i];
 			go.repository = g.repo;
-			if (bs_git_scan_history(env.scanner, target, &go, &env.findings, NULL, &err) < 0) {
-				if (g.progress_shown)
-					fputs("\r\033[K", stderr);
-				cli_error("%s", err.message);
-				failed = 1;
-			}
+			bs_git_stats st = {0};
+			long long t0 = bs_time_monotonic_ms();
+			int rc_scan = bs_git_scan_history(env.scanner, target, &go, &env.findings, &st, &err);
 			if (g.progress_shown) {
 				fputs("\r\033[K", stderr);
 				g.progress_shown = 0;
+			}
+			if (rc_scan < 0) {
+				cli_error("%s", err.message);
+				failed = 1;
+			} else {
+				scanned_any = 1;
+			}
+			if (rc_scan == 0 && o.verbose) {
+				fprintf(
+				    stderr,
+				    "bstscan: %s: %zu commits, %zu blobs, %.1f MB in %.2f s, %zu unreadable objects\n",
+				    g.repo, st.commits, st.blobs, (double)st.bytes / 1e6,
+				    (double)(bs_time_monotonic_ms() - t0) / 1000.0, st.errors);
 			}
 			free(path);
 			free(display);
@@ -270,6 +295,11 @@ int cmd_git(int argc, char **argv)
 		free(cache);
 	}
 
+	if (!scanned_any) {
+		/* Nothing was scanned: no report saying nothing was found. */
+		o.output = "/dev/null";
+		o.baseline_out = NULL;
+	}
 	rc = cli_scan_finish(&o, &env);
 	if (failed && rc == CLI_EXIT_CLEAN)
 		rc = CLI_EXIT_ERROR;

@@ -18,6 +18,7 @@
 #define HOOK_MARKER "# bstscan-hook: "
 #define HOOK_DEFAULT_BIN "BSTSCAN=${BSTSCAN:-bstscan}\n"
 
+/* clang-format off */
 static const char pre_commit_script[] =
 	"#!/bin/sh\n"
 	"# bstscan-hook: pre-commit (written by `bstscan hook install`; reinstalling replaces this file)\n"
@@ -47,7 +48,9 @@ static const char pre_commit_script[] =
 	"\techo \"bstscan: the pre-commit check failed (exit $status); commit refused.\" >&2\n"
 	"fi\n"
 	"exit \"$status\"\n";
+/* clang-format on */
 
+/* clang-format off */
 static const char pre_push_script[] =
 	"#!/bin/sh\n"
 	"# bstscan-hook: pre-push (written by `bstscan hook install`; reinstalling replaces this file)\n"
@@ -81,7 +84,9 @@ static const char pre_push_script[] =
 	"\techo \"bstscan: the pre-push check failed (exit $status); push refused.\" >&2\n"
 	"fi\n"
 	"exit \"$status\"\n";
+/* clang-format on */
 
+/* clang-format off */
 static const char usage[] =
 	"usage: bstscan hook install [--pre-commit] [--pre-push] [--force] [REPO]\n"
 	"       bstscan hook print pre-commit|pre-push\n\n"
@@ -94,6 +99,7 @@ static const char usage[] =
 	"print writes a hook script to standard output (to chain it from your own hook).\n\n"
 	"  -f, --force             replace hooks bstscan did not write\n"
 	"  -h, --help              show this help\n";
+/* clang-format on */
 
 static const char *script_for(const char *name)
 {
@@ -131,7 +137,8 @@ static int install_one(const char *dir, const char *name, int force)
 	if (lstat(path, &st) == 0) {
 		existed = 1;
 		if (bs_fs_read_file(&old, path, 16 * 1024 * 1024, &err) < 0 && !force) {
-			cli_error("%s exists and cannot be read (%s); not replaced (--force replaces it)", path, err.message);
+			cli_error("%s exists and cannot be read (%s); not replaced (--force replaces it)", path,
+			          err.message);
 			rc = CLI_EXIT_ERROR;
 			goto out;
 		}
@@ -139,9 +146,9 @@ static int install_one(const char *dir, const char *name, int force)
 			char *backup;
 			if (!force) {
 				cli_error("%s exists and was not written by bstscan: not replaced.\n"
-					  "  Use --force to replace it (it is kept as %s.bstscan-backup), or call\n"
-					  "  `bstscan hook print %s` from it.",
-					  path, name, name);
+				          "  Use --force to replace it (it is kept as %s.bstscan-backup), or call\n"
+				          "  `bstscan hook print %s` from it.",
+				          path, name, name);
 				rc = CLI_EXIT_ERROR;
 				goto out;
 			}
@@ -172,11 +179,11 @@ int cmd_hook(int argc, char **argv)
 {
 	enum { OPT_PRE_COMMIT = 2000, OPT_PRE_PUSH };
 	static const struct option longopts[] = {
-		{ "pre-commit", no_argument, NULL, OPT_PRE_COMMIT },
-		{ "pre-push", no_argument, NULL, OPT_PRE_PUSH },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"pre-commit", no_argument, NULL, OPT_PRE_COMMIT},
+	    {"pre-push", no_argument, NULL, OPT_PRE_PUSH},
+	    {"force", no_argument, NULL, 'f'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, pre_commit = 0, pre_push = 0, force = 0, rc = 0;
 	const char *action;

@@ -9,6 +9,7 @@
 #include "scanner/source_git.h"
 #include "common/banned.h"
 
+/* clang-format off */
 static const char usage[] =
 	"usage: bstscan staged [options] [REPO]\n\n"
 	"Scans what `git commit` would record now: the lines the index adds to HEAD\n"
@@ -18,6 +19,7 @@ static const char usage[] =
 	"current directory. In a git hook, the index git names in GIT_INDEX_FILE is used\n"
 	"(so `git commit -a` and `git commit PATH` are checked as they will be recorded).\n"
 	"The pre-commit hook (bstscan hook install) runs this command.\n";
+/* clang-format on */
 
 static void on_error(void *ud, const char *what, const char *reason)
 {
@@ -29,8 +31,8 @@ static void on_error(void *ud, const char *what, const char *reason)
 int cmd_staged(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		CLI_SCAN_LONG_OPTIONS,
-		{ NULL, 0, NULL, 0 },
+	    CLI_SCAN_LONG_OPTIONS,
+	    {NULL, 0, NULL, 0},
 	};
 	cli_scan_opts o;
 	cli_scan_env env;
@@ -74,8 +76,16 @@ int cmd_staged(int argc, char **argv)
 	go.on_error = on_error;
 	go.ud = &o;
 	go.index_file = getenv("GIT_INDEX_FILE");
+	/* In a hook, git names the repository in GIT_DIR (a bare repository with a separate work tree has no .git). */
+	if (optind >= argc) {
+		go.git_dir = getenv("GIT_DIR");
+		go.work_tree = getenv("GIT_WORK_TREE");
+	}
 	if (bs_git_scan_staged(env.scanner, repo, &go, &env.findings, NULL, &err) < 0) {
 		cli_fatal(&err);
+		/* Nothing was scanned: no report saying nothing was found. */
+		o.output = "/dev/null";
+		o.baseline_out = NULL;
 		rc = cli_scan_finish(&o, &env);
 		cli_scan_opts_free(&o);
 		return rc == CLI_EXIT_CLEAN ? CLI_EXIT_ERROR : rc;

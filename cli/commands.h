@@ -13,17 +13,14 @@
 #ifndef BS_CLI_COMMANDS_H
 #define BS_CLI_COMMANDS_H
 
-/* Commands still being built are weak, so the table links without them. */
-#define BS_CMD_PENDING __attribute__((weak))
-
 int cmd_scan(int argc, char **argv);
-BS_CMD_PENDING int cmd_rules(int argc, char **argv);
-BS_CMD_PENDING int cmd_git(int argc, char **argv);
-BS_CMD_PENDING int cmd_staged(int argc, char **argv);
-BS_CMD_PENDING int cmd_hook(int argc, char **argv);
-BS_CMD_PENDING int cmd_auth(int argc, char **argv);
-BS_CMD_PENDING int cmd_revoke(int argc, char **argv);
-BS_CMD_PENDING int cmd_webhook(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_git(int argc, char **argv);
+int cmd_staged(int argc, char **argv);
+int cmd_hook(int argc, char **argv);
+int cmd_auth(int argc, char **argv);
+int cmd_revoke(int argc, char **argv);
+int cmd_webhook(int argc, char **argv);
 
 typedef struct cli_command {
 	const char *name;

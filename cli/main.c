@@ -22,7 +22,7 @@ static const cli_command commands[] = {
 const cli_command *cli_find_command(const char *name)
 {
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (commands[i].fn && strcmp(commands[i].name, name) == 0)
+		if (strcmp(commands[i].name, name) == 0)
 			return &commands[i];
 	return NULL;
 }
@@ -33,8 +33,7 @@ static int print_usage(FILE *f)
 		   "bstscan finds leaked secrets (Bastionary bst_ tokens first) and gets them revoked.\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (commands[i].fn)
-			fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "  %-9s %s\n\n", "help", "Show help for bstscan or for one command");
 	fprintf(f, "Exit codes: 0 nothing found, 1 secrets found, 2 usage or fatal error,\n"
 		   "3 secrets found and a revocation failed.\n"

@@ -233,11 +233,6 @@ int cli_scan_finish(cli_scan_opts *o, cli_scan_env *env)
 		goto out;
 	}
 	if (o->check && env->findings.len) {
-		if (!cli_check_and_revoke) {
-			cli_error("--check and --revoke are not available in this build");
-			code = CLI_EXIT_ERROR;
-			goto out;
-		}
 		/* Whatever the issuer said (or failed to say), the findings are still reported in full;
 		 * a nonzero code (2 check failed with --fail-on-check-error, 3 a revocation failed) wins. */
 		code = cli_check_and_revoke(o, &env->findings);

@@ -117,10 +117,9 @@ int cli_scan_setup(cli_scan_opts *o, const char *root, cli_scan_env *env);
  * --revoke when asked, writes the report, frees env and returns the exit code. */
 int cli_scan_finish(cli_scan_opts *o, cli_scan_env *env);
 
-/* Implemented by cli/cmd_revoke.c (issue: check and revoke). Fills each
- * issuer finding's check result and revokes when asked; returns 0, or the
- * exit code to use instead (2 fatal, 3 a revocation failed). Weak until it
- * exists: --check then fails with a clear message. */
-__attribute__((weak)) int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs);
+/* Implemented in cli/check_revoke.c: fills each issuer finding's check result
+ * and revokes when asked; returns 0, or the exit code to use instead (2 fatal,
+ * 3 a revocation failed). */
+int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs);
 
 #endif

@@ -35,13 +35,13 @@ typedef struct scan_job {
 	const bs_git_opts *opts;
 	size_t stream_threshold;
 	const bs_git_objects *objs;
-	size_t cache_bytes;      /* each worker's delta-base cache */
-	atomic_size_t next;      /* next unit to claim */
+	size_t cache_bytes; /* each worker's delta-base cache */
+	atomic_size_t next; /* next unit to claim */
 	atomic_size_t done;
 	atomic_uint_fast64_t bytes;
 	atomic_uint_fast64_t findings;
 	atomic_int workers_left;
-	pthread_mutex_t mu;      /* guards found, errors */
+	pthread_mutex_t mu; /* guards found, errors */
 	bs_findings found;
 	obj_error *errors;
 	size_t n_errors, cap_errors;
@@ -56,7 +56,7 @@ static void job_error(scan_job *j, const git_oid *id, const char *what)
 	BS_ARRAY_GROW(j->errors, j->cap_errors, j->n_errors + 1);
 	j->errors[j->n_errors].id = *id;
 	j->errors[j->n_errors].reason =
-		bs_xasprintf("%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
+	    bs_xasprintf("%s: %s", what, e && e->message ? e->message : "unknown libgit2 error");
 	j->n_errors++;
 	pthread_mutex_unlock(&j->mu);
 }
@@ -76,13 +76,13 @@ static void tag_blob(bs_findings *fs, size_t from, const git_oid *id)
 
 /* Streams a large loose blob through the engine; returns -1 when the store cannot stream it. */
 static int scan_streamed(scan_job *j, bs_scan_ctx *ctx, git_odb *odb, const git_oid *id, bs_findings *out,
-			 uint64_t *bytes)
+                         uint64_t *bytes)
 {
 	git_odb_stream *st = NULL;
 	size_t len;
 	git_object_t type;
 	char *piece;
-	bs_scan_input in = { 0 };
+	bs_scan_input in = {0};
 	bs_error err = BS_ERROR_INIT;
 	int rc = 0;
 
@@ -124,13 +124,13 @@ static void finish_object(scan_job *j, bs_findings *local, size_t before, const 
 }
 
 /* An object outside any pack (or one our pack reader could not read): through libgit2. */
-static void scan_loose(scan_job *j, bs_scan_ctx *ctx, git_odb *odb, const git_oid *id, git_object_t type,
-		       uint64_t size, bs_findings *local)
+static void scan_loose(scan_job *j, bs_scan_ctx *ctx, git_odb *odb, const git_oid *id, git_object_t type, uint64_t size,
+                       bs_findings *local)
 {
 	size_t before = local->len;
 	uint64_t bytes = 0;
 	git_odb_object *obj = NULL;
-	bs_scan_input in = { 0 };
+	bs_scan_input in = {0};
 	bs_error err = BS_ERROR_INIT;
 
 	if (type == GIT_OBJECT_BLOB && size > j->stream_threshold && scan_streamed(j, ctx, odb, id, local, &bytes) >= 0)
@@ -162,20 +162,20 @@ static void feed_piece(void *ud, const unsigned char *piece, size_t n)
 	fs->bytes += n;
 }
 
-static void scan_packed(scan_job *j, bs_scan_ctx *ctx, bs_git_pack_reader *reader, git_odb *odb, uint32_t p,
-			uint32_t i, bs_findings *local)
+static void scan_packed(scan_job *j, bs_scan_ctx *ctx, bs_git_pack_reader *reader, git_odb *odb, uint32_t p, uint32_t i,
+                        bs_findings *local)
 {
 	const bs_git_pack_entry *e = &j->objs->packs[p].entries[i];
 	size_t before = local->len;
 	const unsigned char *data;
 	size_t len;
-	bs_scan_input in = { 0 };
+	bs_scan_input in = {0};
 	bs_error err = BS_ERROR_INIT;
 
 	in.path = "";
 	/* A large full object is streamed: memory stays bounded whatever its size. */
 	if (e->kind == GIT_OBJECT_BLOB && e->size > j->stream_threshold && !e->dependents) {
-		feed_state fs = { ctx, 0 };
+		feed_state fs = {ctx, 0};
 		bs_scan_begin(ctx, &in);
 		if (bs_git_pack_stream(reader, p, i, feed_piece, &fs) == 0) {
 			bs_scan_end(ctx, local, &err);
@@ -242,7 +242,7 @@ out:
 	pthread_mutex_lock(&j->mu);
 	bs_findings_move(&j->found, &local);
 	pthread_mutex_unlock(&j->mu);
-	bs_findings_free(&local); /* empty now: frees the worker's array */
+	bs_findings_free(&local);
 	bs_git_pack_reader_free(reader);
 	bs_scan_ctx_free(ctx);
 	git_odb_free(odb);
@@ -262,7 +262,7 @@ typedef struct history_run {
 	scan_job *job;
 	bs_git_history *h;
 	bs_findings messages;
-	bs_oidmap reported;      /* ids already reported as errors */
+	bs_oidmap reported; /* ids already reported as errors */
 	size_t errors;
 	size_t commits;
 	long long start_ms, last_progress_ms;
@@ -309,7 +309,7 @@ static void walk_on_tick(void *ud, size_t done)
 static void scan_message(history_run *r, const char *msg, const bs_git_provenance *prov)
 {
 	size_t before = r->messages.len;
-	bs_scan_input in = { 0 };
+	bs_scan_input in = {0};
 	bs_error err = BS_ERROR_INIT;
 	if (!msg || !*msg)
 		return;
@@ -369,6 +369,37 @@ static void scan_tag_messages(history_run *r)
 		bs_git_provenance_free(p);
 		git_object_free(peeled);
 		git_tag_free(t);
+	}
+}
+
+/* A blob a commit's tree names but the object store lacks: reported with its id, path and commit (a partial clone
+ * lacks blobs by design: nothing to report there). */
+static void report_missing_blobs(history_run *r, const bs_git_objects *objs)
+{
+	git_config *cfg = NULL;
+	const bs_oidmap *m = &r->h->blob_index;
+	int partial = 0;
+	if (git_repository_config_snapshot(&cfg, r->repo) == 0) {
+		git_buf v = {0};
+		partial = git_config_get_string_buf(&v, cfg, "extensions.partialclone") == 0;
+		git_buf_dispose(&v);
+		git_config_free(cfg);
+	}
+	if (partial)
+		return;
+	for (size_t i = 0; i < m->cap; i++) {
+		const bs_git_blob_origin *o;
+		char hex[GIT_OID_HEXSZ + 1], cid[GIT_OID_HEXSZ + 1] = "";
+		bs_buf why = BS_BUF_INIT;
+		if (!m->used[i] || bs_oidmap_get(&objs->all, &m->keys[i], NULL))
+			continue;
+		o = &r->h->origins[m->vals[i]];
+		git_oid_tostr(hex, sizeof(hex), &m->keys[i]);
+		if (o->commit != BS_GIT_NO_COMMIT)
+			git_oid_tostr(cid, sizeof(cid), &r->h->commits[o->commit].id);
+		bs_buf_addf(&why, "missing blob (%s%s%s)", o->path, *cid ? " in commit " : "", cid);
+		run_error(r, hex, why.ptr);
+		bs_buf_free(&why);
 	}
 }
 
@@ -440,29 +471,34 @@ typedef struct sub_list {
 	size_t n, cap;
 } sub_list;
 
-static int on_submodule(git_submodule *sm, const char *name, void *payload)
+static int on_tree_entry(const char *root, const git_tree_entry *e, void *payload)
 {
 	sub_list *l = payload;
+	if (git_tree_entry_filemode(e) != GIT_FILEMODE_COMMIT)
+		return 0;
 	BS_ARRAY_GROW(l->paths, l->cap, l->n + 1);
-	l->paths[l->n++] = bs_xstrdup(git_submodule_path(sm));
+	l->paths[l->n++] = bs_xasprintf("%s%s", root, git_tree_entry_name(e));
 	return 0;
 }
 
+/* Submodules are the gitlinks of HEAD's tree; one is scanned when its work tree holds a repository (it is
+ * checked out). We read the tree rather than git_submodule_foreach, which leaks in libgit2 1.5 (its config regex). */
 static void scan_submodules(history_run *r, bs_findings *out, bs_git_stats *stats)
 {
-	sub_list l = { NULL, 0, 0 };
-	if (git_repository_is_bare(r->repo) || git_submodule_foreach(r->repo, on_submodule, &l) < 0)
+	sub_list l = {NULL, 0, 0};
+	git_object *head = NULL;
+	const char *workdir = git_repository_workdir(r->repo);
+	if (!workdir || git_revparse_single(&head, r->repo, "HEAD^{tree}") < 0)
 		goto out;
+	git_tree_walk((git_tree *)head, GIT_TREEWALK_PRE, on_tree_entry, &l);
 	for (size_t i = 0; i < l.n; i++) {
-		git_submodule *sm = NULL;
 		git_repository *sub = NULL;
 		bs_git_opts o = *r->opts;
-		bs_git_stats st = { 0 };
+		bs_git_stats st = {0};
 		bs_error err = BS_ERROR_INIT;
-		char *label;
-		/* Only checked-out submodules: their objects are here; others would need a fetch. */
-		if (git_submodule_lookup(&sm, r->repo, l.paths[i]) < 0 || git_submodule_open(&sub, sm) < 0) {
-			git_submodule_free(sm);
+		char *label, *dir = bs_xasprintf("%s%s", workdir, l.paths[i]);
+		if (git_repository_open_ext(&sub, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+			free(dir);
 			continue;
 		}
 		label = bs_xasprintf("%s/%s", r->label, l.paths[i]);
@@ -476,17 +512,18 @@ static void scan_submodules(history_run *r, bs_findings *out, bs_git_stats *stat
 			stats->errors += st.errors;
 		}
 		free(label);
+		free(dir);
 		git_repository_free(sub);
-		git_submodule_free(sm);
 	}
 out:
+	git_object_free(head);
 	for (size_t i = 0; i < l.n; i++)
 		free(l.paths[i]);
 	free(l.paths);
 }
 
-int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out,
-			bs_git_stats *stats, bs_error *err)
+int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats,
+                        bs_error *err)
 {
 	history_run r;
 	scan_job job;
@@ -565,7 +602,7 @@ int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts
 		scan_tag_messages(&r);
 
 	while (atomic_load(&job.workers_left) > 0) {
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		struct timespec ts = {0, 20 * 1000 * 1000};
 		progress(&r, 0);
 		nanosleep(&ts, NULL);
 	}
@@ -587,6 +624,7 @@ int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts
 		git_oid_tostr(hex, sizeof(hex), &job.errors[i].id);
 		run_error(&r, hex, job.errors[i].reason);
 	}
+	report_missing_blobs(&r, &objs);
 	bs_findings_move(&blobs, &job.found);
 	attribute(&r, &blobs, out);
 	bs_findings_move(out, &r.messages);

@@ -27,17 +27,20 @@ typedef struct bs_git_progress {
 	uint64_t objects_total;
 	uint64_t bytes_done;
 	uint64_t findings;
-	uint64_t commits;       /* commits walked for provenance so far */
+	uint64_t commits; /* commits walked for provenance so far */
 	long long elapsed_ms;
 } bs_git_progress;
 
 typedef struct bs_git_opts {
-	const char *repository;   /* label copied into findings (the path or URL as given); NULL = the path */
-	int jobs;                 /* scanning threads for the full history; 0 = number of CPUs */
-	int all_objects;          /* also scan objects no ref reaches (reported reachable = 0) */
-	int recurse_submodules;   /* also scan checked-out submodules (labelled "<repository>/<path>") */
-	size_t stream_threshold;  /* blobs larger than this are streamed when the object store allows; 0 = 32 MiB */
-	const char *index_file;   /* staged: the index to read (git's GIT_INDEX_FILE in a hook); NULL = the repository's */
+	const char *repository;  /* label copied into findings (the path or URL as given); NULL = the path */
+	int jobs;                /* scanning threads for the full history; 0 = number of CPUs */
+	int all_objects;         /* also scan objects no ref reaches (reported reachable = 0) */
+	int recurse_submodules;  /* also scan checked-out submodules (labelled "<repository>/<path>") */
+	size_t stream_threshold; /* blobs larger than this are streamed when the object store allows; 0 = 32 MiB */
+	const char
+	    *index_file;       /* staged: the index to read (git's GIT_INDEX_FILE in a hook); NULL = the repository's */
+	const char *git_dir;   /* range and staged: the repository git names in a hook (GIT_DIR), path being ignored */
+	const char *work_tree; /* with git_dir: its work tree (GIT_WORK_TREE), for a bare repository used with one */
 	/* Called, serialised, for each object, commit or submodule that cannot be read. what names it (an object id,
 	 * a ref or a path); reason says why. May be NULL. */
 	void (*on_error)(void *ud, const char *what, const char *reason);
@@ -47,17 +50,17 @@ typedef struct bs_git_opts {
 } bs_git_opts;
 
 typedef struct bs_git_stats {
-	size_t commits;   /* commits walked */
-	size_t blobs;     /* blobs (or diff runs) scanned */
-	uint64_t bytes;   /* bytes scanned */
-	size_t errors;    /* objects that could not be read */
+	size_t commits; /* commits walked */
+	size_t blobs;   /* blobs (or diff runs) scanned */
+	uint64_t bytes; /* bytes scanned */
+	size_t errors;  /* objects that could not be read */
 } bs_git_stats;
 
 /* Scans the full history of the repository at path (a work tree, a .git directory or a bare repository). Returns 0
  * when the repository was opened and walked (objects that could not be read are counted in stats->errors), or a
  * negative bs_status when it could not be opened at all. */
-int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out,
-			bs_git_stats *stats, bs_error *err);
+int bs_git_scan_history(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats,
+                        bs_error *err);
 
 /* Which commits a range scan covers, as `git rev-list` would list them: reachable from some include, from no
  * exclude. An include may be a range "A..B". exclude_remote_refs also hides every commit reachable from a
@@ -71,13 +74,13 @@ typedef struct bs_git_range {
 } bs_git_range;
 
 int bs_git_scan_range(bs_scanner *s, const char *path, const bs_git_range *range, const bs_git_opts *opts,
-		      bs_findings *out, bs_git_stats *stats, bs_error *err);
+                      bs_findings *out, bs_git_stats *stats, bs_error *err);
 
 /* Scans the added lines of the index against HEAD (the whole index on an unborn branch) of the repository found
  * from path (searching upwards, as git does). New and binary files are included; a binary file is scanned whole and
  * secrets its HEAD version already held are not reported again. Findings have no f->git (nothing is committed). */
-int bs_git_scan_staged(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out,
-		       bs_git_stats *stats, bs_error *err);
+int bs_git_scan_staged(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats,
+                       bs_error *err);
 
 /* 1 when s looks like a clone URL (https://, http://, ssh://, git://, file://, or user@host:path) rather than a
  * path. */

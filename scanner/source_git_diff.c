@@ -1,5 +1,5 @@
-/* Changes: the added lines of a diff, for range scans (what commits introduced) and the staged scan (what the
- * next commit would record).
+/* Changes: the added lines of a diff or a patch, for range scans (source_git_range.c) and the staged scan
+ * (source_git_staged.c).
  *
  * Only added lines are scanned, each run of consecutive added lines fed as one input whose first_line is the
  * run's line number in the new file, so a token elsewhere in a touched file is not reported again and line numbers
@@ -19,7 +19,7 @@ typedef struct added_run {
 	size_t next_line;
 } added_run;
 
-static void report(const bs_git_opts *o, const char *what, const char *why)
+void bs_git_report(const bs_git_opts *o, const char *what, const char *why)
 {
 	const git_error *e = git_error_last();
 	bs_buf msg = BS_BUF_INIT;
@@ -32,7 +32,7 @@ static void report(const bs_git_opts *o, const char *what, const char *why)
 
 /* Gives findings [from, end) of out their provenance, blob and in_head. */
 static void attach(bs_findings *out, size_t from, const bs_git_provenance *prov, const git_oid *blob,
-		   git_repository *repo, git_tree *head_tree)
+                   git_repository *repo, git_tree *head_tree)
 {
 	char hex[GIT_OID_HEXSZ + 1];
 	if (!prov)
@@ -69,14 +69,14 @@ static void drop_old_secrets(bs_findings *out, size_t from, git_repository *repo
 }
 
 static int scan_binary(bs_scan_ctx *ctx, git_repository *repo, const git_diff_delta *d, const bs_git_opts *opts,
-		       bs_findings *out, bs_git_stats *stats)
+                       bs_findings *out, bs_git_stats *stats)
 {
 	git_blob *b = NULL;
-	bs_scan_input in = { 0 };
+	bs_scan_input in = {0};
 	bs_error err = BS_ERROR_INIT;
 	size_t before = out->len;
 	if (git_blob_lookup(&b, repo, &d->new_file.id) < 0) {
-		report(opts, d->new_file.path, "cannot read blob");
+		bs_git_report(opts, d->new_file.path, "cannot read blob");
 		return -1;
 	}
 	in.path = d->new_file.path;
@@ -99,86 +99,80 @@ static void run_close(added_run *r, bs_findings *out)
 	r->open = 0;
 }
 
+int bs_git_scan_patch_added(bs_scan_ctx *ctx, git_repository *repo, git_patch *patch, const bs_git_provenance *prov,
+                            git_tree *head_tree, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats)
+{
+	const git_diff_delta *d = git_patch_get_delta(patch);
+	added_run run = {ctx, 0, 0};
+	size_t before = out->len;
+	bs_error e2 = BS_ERROR_INIT;
+
+	if (d->flags & GIT_DIFF_FLAG_BINARY) {
+		scan_binary(ctx, repo, d, opts, out, stats);
+	} else {
+		size_t nh = git_patch_num_hunks(patch);
+		for (size_t hk = 0; hk < nh; hk++) {
+			size_t nl = (size_t)git_patch_num_lines_in_hunk(patch, hk);
+			for (size_t l = 0; l < nl; l++) {
+				const git_diff_line *line = NULL;
+				if (git_patch_get_line_in_hunk(&line, patch, hk, l) < 0 ||
+				    line->origin != GIT_DIFF_LINE_ADDITION || line->new_lineno <= 0)
+					continue;
+				if (!run.open || (size_t)line->new_lineno != run.next_line) {
+					bs_scan_input in = {0};
+					run_close(&run, out);
+					in.path = d->new_file.path;
+					in.first_line = (uint64_t)line->new_lineno;
+					in.base_offset = line->content_offset >= 0 ? (uint64_t)line->content_offset : 0;
+					bs_scan_begin(ctx, &in);
+					run.open = 1;
+					if (stats)
+						stats->blobs++;
+				}
+				bs_scan_feed(ctx, line->content, line->content_len, &e2);
+				if (stats)
+					stats->bytes += line->content_len;
+				run.next_line = (size_t)line->new_lineno + 1;
+			}
+			run_close(&run, out);
+		}
+	}
+	attach(out, before, prov, &d->new_file.id, repo, head_tree);
+	return 0;
+}
+
 int bs_git_scan_diff_added(bs_scan_ctx *ctx, git_repository *repo, git_diff *diff, const bs_git_provenance *prov,
-			   git_tree *head_tree, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats,
-			   bs_error *err)
+                           git_tree *head_tree, const bs_git_opts *opts, bs_findings *out, bs_git_stats *stats,
+                           bs_error *err)
 {
 	size_t n = git_diff_num_deltas(diff);
 	for (size_t i = 0; i < n; i++) {
 		const git_diff_delta *d = git_diff_get_delta(diff, i);
 		git_patch *patch = NULL;
-		added_run run = { ctx, 0, 0 };
-		size_t before = out->len;
-		bs_error e2 = BS_ERROR_INIT;
 
-		if (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_UNMODIFIED || d->status == GIT_DELTA_IGNORED ||
-		    d->new_file.mode == GIT_FILEMODE_COMMIT || d->new_file.mode == GIT_FILEMODE_UNREADABLE)
+		if (d->status == GIT_DELTA_DELETED || d->status == GIT_DELTA_UNMODIFIED ||
+		    d->status == GIT_DELTA_IGNORED || d->new_file.mode == GIT_FILEMODE_COMMIT ||
+		    d->new_file.mode == GIT_FILEMODE_UNREADABLE)
 			continue;
 		if (git_patch_from_diff(&patch, diff, i) < 0) {
-			report(opts, d->new_file.path, "cannot diff");
+			bs_git_report(opts, d->new_file.path, "cannot diff");
 			continue;
 		}
-		d = git_patch_get_delta(patch);
-		if (d->flags & GIT_DIFF_FLAG_BINARY) {
-			scan_binary(ctx, repo, d, opts, out, stats);
-		} else {
-			size_t nh = git_patch_num_hunks(patch);
-			for (size_t hk = 0; hk < nh; hk++) {
-				size_t nl = (size_t)git_patch_num_lines_in_hunk(patch, hk);
-				for (size_t l = 0; l < nl; l++) {
-					const git_diff_line *line = NULL;
-					if (git_patch_get_line_in_hunk(&line, patch, hk, l) < 0 ||
-					    line->origin != GIT_DIFF_LINE_ADDITION || line->new_lineno <= 0)
-						continue;
-					if (!run.open || (size_t)line->new_lineno != run.next_line) {
-						bs_scan_input in = { 0 };
-						run_close(&run, out);
-						in.path = d->new_file.path;
-						in.first_line = (uint64_t)line->new_lineno;
-						in.base_offset = line->content_offset >= 0 ? (uint64_t)line->content_offset : 0;
-						bs_scan_begin(ctx, &in);
-						run.open = 1;
-						if (stats)
-							stats->blobs++;
-					}
-					bs_scan_feed(ctx, line->content, line->content_len, &e2);
-					if (stats)
-						stats->bytes += line->content_len;
-					run.next_line = (size_t)line->new_lineno + 1;
-				}
-				run_close(&run, out);
-			}
-		}
-		attach(out, before, prov, &d->new_file.id, repo, head_tree);
+		bs_git_scan_patch_added(ctx, repo, patch, prov, head_tree, opts, out, stats);
 		git_patch_free(patch);
 	}
 	(void)err;
 	return 0;
 }
 
-static void scan_commit_message(bs_scan_ctx *ctx, const git_commit *c, const bs_git_provenance *prov,
-				bs_findings *out)
-{
-	const char *msg = git_commit_message(c);
-	bs_scan_input in = { 0 };
-	bs_error err = BS_ERROR_INIT;
-	size_t before = out->len;
-	if (!msg || !*msg)
-		return;
-	in.path = "";
-	bs_scan_buffer(ctx, &in, msg, strlen(msg), out, &err);
-	for (size_t i = before; i < out->len; i++)
-		out->items[i]->git = bs_git_provenance_dup(prov);
-}
-
-static void diff_options(git_diff_options *o)
+void bs_git_diff_options(git_diff_options *o)
 {
 	git_diff_options_init(o, GIT_DIFF_OPTIONS_VERSION);
 	o->context_lines = 0;
 	o->interhunk_lines = 0;
 }
 
-static int find_renames(git_diff *diff)
+int bs_git_find_renames(git_diff *diff)
 {
 	git_diff_find_options fo;
 	git_diff_find_options_init(&fo, GIT_DIFF_FIND_OPTIONS_VERSION);
@@ -186,169 +180,22 @@ static int find_renames(git_diff *diff)
 	return git_diff_find_similar(diff, &fo);
 }
 
-static int peel_commit(git_oid *out, git_repository *repo, const char *spec)
+int bs_git_open(git_repository **repo, const char *path, const bs_git_opts *opts, bs_error *err)
 {
-	git_object *o = NULL, *c = NULL;
-	int rc = git_revparse_single(&o, repo, spec);
-	if (rc == 0)
-		rc = git_object_peel(&c, o, GIT_OBJECT_COMMIT);
-	if (rc == 0)
-		*out = *git_object_id(c);
-	git_object_free(c);
-	git_object_free(o);
-	return rc;
-}
-
-static int open_repo(git_repository **repo, const char *path, bs_error *err)
-{
+	const char *dir = opts && opts->git_dir && *opts->git_dir ? opts->git_dir : NULL;
 	bs_git_global_init();
+	/* libgit2 1.5's GIT_REPOSITORY_OPEN_FROM_ENV rejects GIT_WORK_TREE: do what git does ourselves. */
+	if (dir) {
+		if (git_repository_open_ext(repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0)
+			return bs_git_error(err, BS_ERR_NOTFOUND, dir);
+		if (opts->work_tree && *opts->work_tree && git_repository_set_workdir(*repo, opts->work_tree, 0) < 0) {
+			git_repository_free(*repo);
+			*repo = NULL;
+			return bs_git_error(err, BS_ERR_NOTFOUND, opts->work_tree);
+		}
+		return 0;
+	}
 	if (git_repository_open_ext(repo, path ? path : ".", 0, NULL) < 0)
 		return bs_git_error(err, BS_ERR_NOTFOUND, path ? path : ".");
 	return 0;
-}
-
-int bs_git_scan_range(bs_scanner *s, const char *path, const bs_git_range *range, const bs_git_opts *opts,
-		      bs_findings *out, bs_git_stats *stats, bs_error *err)
-{
-	git_repository *repo = NULL;
-	git_revwalk *walk = NULL;
-	git_object *head = NULL;
-	git_tree *head_tree = NULL;
-	bs_scan_ctx *ctx = NULL;
-	git_diff_options dopts;
-	git_oid id;
-	const char *label = opts->repository ? opts->repository : path;
-	int rc, hide_remotes = range->exclude_remote_refs;
-
-	if (stats)
-		memset(stats, 0, sizeof(*stats));
-	if ((rc = open_repo(&repo, path, err)) < 0)
-		return rc;
-	if ((rc = bs_scan_ctx_new(&ctx, s, err)) < 0)
-		goto out;
-	if (git_revwalk_new(&walk, repo) < 0) {
-		rc = bs_git_error(err, BS_ERR_INTERNAL, "cannot walk commits");
-		goto out;
-	}
-	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
-	for (size_t i = 0; i < range->n_include; i++) {
-		const char *spec = range->include[i];
-		if (strstr(spec, "..")) {
-			if (git_revwalk_push_range(walk, spec) < 0) {
-				rc = bs_git_error(err, BS_ERR_USAGE, spec);
-				goto out;
-			}
-		} else if (peel_commit(&id, repo, spec) < 0 || git_revwalk_push(walk, &id) < 0) {
-			rc = bs_git_error(err, BS_ERR_USAGE, spec);
-			goto out;
-		}
-	}
-	for (size_t i = 0; i < range->n_exclude; i++) {
-		/* A remote tip we never fetched: all we know of the remote is its tracking refs. */
-		if (peel_commit(&id, repo, range->exclude[i]) < 0)
-			hide_remotes = 1;
-		else if (git_revwalk_hide(walk, &id) < 0) {
-			rc = bs_git_error(err, BS_ERR_USAGE, range->exclude[i]);
-			goto out;
-		}
-	}
-	if (hide_remotes && git_revwalk_hide_glob(walk, "refs/remotes/*") < 0) {
-		rc = bs_git_error(err, BS_ERR_INTERNAL, "cannot hide remote-tracking refs");
-		goto out;
-	}
-	if (git_revparse_single(&head, repo, "HEAD^{tree}") == 0)
-		head_tree = (git_tree *)head;
-	diff_options(&dopts);
-	while ((rc = git_revwalk_next(&id, walk)) == 0) {
-		git_commit *c = NULL, *parent = NULL;
-		git_tree *tree = NULL, *ptree = NULL;
-		git_diff *diff = NULL;
-		bs_git_provenance *prov;
-		char hex[GIT_OID_HEXSZ + 1];
-
-		git_oid_tostr(hex, sizeof(hex), &id);
-		if (git_commit_lookup(&c, repo, &id) < 0 || git_commit_tree(&tree, c) < 0) {
-			report(opts, hex, "cannot read commit");
-			if (stats)
-				stats->errors++;
-			git_commit_free(c);
-			continue;
-		}
-		if (git_commit_parentcount(c) > 0 && git_commit_parent(&parent, c, 0) == 0)
-			git_commit_tree(&ptree, parent);
-		prov = bs_git_provenance_from_commit(label, c);
-		if (git_diff_tree_to_tree(&diff, repo, ptree, tree, &dopts) < 0 || find_renames(diff) < 0) {
-			report(opts, hex, "cannot diff");
-			if (stats)
-				stats->errors++;
-		} else {
-			bs_git_scan_diff_added(ctx, repo, diff, prov, head_tree, opts, out, stats, err);
-		}
-		scan_commit_message(ctx, c, prov, out);
-		if (stats)
-			stats->commits++;
-		bs_git_provenance_free(prov);
-		git_diff_free(diff);
-		git_tree_free(ptree);
-		git_tree_free(tree);
-		git_commit_free(parent);
-		git_commit_free(c);
-	}
-	if (rc == GIT_ITEROVER)
-		rc = 0;
-	else
-		rc = bs_git_error(err, BS_ERR_IO, "cannot walk commits");
-out:
-	git_object_free(head);
-	git_revwalk_free(walk);
-	bs_scan_ctx_free(ctx);
-	git_repository_free(repo);
-	return rc;
-}
-
-int bs_git_scan_staged(bs_scanner *s, const char *path, const bs_git_opts *opts, bs_findings *out,
-		       bs_git_stats *stats, bs_error *err)
-{
-	git_repository *repo = NULL;
-	git_index *index = NULL;
-	git_object *head = NULL;
-	git_diff *diff = NULL;
-	bs_scan_ctx *ctx = NULL;
-	git_diff_options dopts;
-	int rc;
-
-	if (stats)
-		memset(stats, 0, sizeof(*stats));
-	if ((rc = open_repo(&repo, path, err)) < 0)
-		return rc;
-	if (git_repository_is_bare(repo)) {
-		rc = bs_error_set(err, BS_ERR_USAGE, "%s: a bare repository has no index", path ? path : ".");
-		goto out;
-	}
-	/* `git commit -a` and `git commit PATH` run the hook on a temporary index: scan that one. */
-	if (opts->index_file && *opts->index_file ? git_index_open(&index, opts->index_file) < 0
-						  : git_repository_index(&index, repo) < 0) {
-		rc = bs_git_error(err, BS_ERR_IO, "cannot read the index");
-		goto out;
-	}
-	/* On an unborn branch there is no HEAD tree: everything in the index is new. */
-	if (git_revparse_single(&head, repo, "HEAD^{tree}") < 0 && git_repository_head_unborn(repo) != 1) {
-		rc = bs_git_error(err, BS_ERR_IO, "cannot read HEAD");
-		goto out;
-	}
-	diff_options(&dopts);
-	if (git_diff_tree_to_index(&diff, repo, (git_tree *)head, index, &dopts) < 0 || find_renames(diff) < 0) {
-		rc = bs_git_error(err, BS_ERR_IO, "cannot diff the index against HEAD");
-		goto out;
-	}
-	if ((rc = bs_scan_ctx_new(&ctx, s, err)) < 0)
-		goto out;
-	rc = bs_git_scan_diff_added(ctx, repo, diff, NULL, NULL, opts, out, stats, err);
-out:
-	bs_scan_ctx_free(ctx);
-	git_diff_free(diff);
-	git_object_free(head);
-	git_index_free(index);
-	git_repository_free(repo);
-	return rc;
 }

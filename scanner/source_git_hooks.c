@@ -12,7 +12,7 @@ int bs_git_hooks_dir(char **out, const char *path, bs_error *err)
 {
 	git_repository *repo = NULL;
 	git_config *cfg = NULL;
-	git_buf buf = { 0 };
+	git_buf buf = {0};
 	int rc = 0;
 
 	bs_git_global_init();
@@ -21,7 +21,8 @@ int bs_git_hooks_dir(char **out, const char *path, bs_error *err)
 		return bs_git_error(err, BS_ERR_NOTFOUND, path ? path : ".");
 	if (git_repository_config_snapshot(&cfg, repo) == 0 && git_config_get_path(&buf, cfg, "core.hooksPath") == 0 &&
 	    buf.ptr && *buf.ptr) {
-		const char *base = git_repository_workdir(repo) ? git_repository_workdir(repo) : git_repository_path(repo);
+		const char *base =
+		    git_repository_workdir(repo) ? git_repository_workdir(repo) : git_repository_path(repo);
 		bs_buf p = BS_BUF_INIT;
 		if (buf.ptr[0] != '/') {
 			bs_buf_adds(&p, base);

@@ -24,7 +24,7 @@ typedef struct cached_base {
 	uint32_t pack, index;
 	unsigned char *data;
 	size_t len;
-	uint32_t remaining;   /* dependents not yet read */
+	uint32_t remaining; /* dependents not yet read */
 } cached_base;
 
 struct bs_git_pack_reader {
@@ -89,7 +89,7 @@ static void cache_drop(bs_git_pack_reader *r, size_t k)
 }
 
 static void cache_add(bs_git_pack_reader *r, uint32_t p, uint32_t i, const unsigned char *data, size_t len,
-		      uint32_t remaining)
+                      uint32_t remaining)
 {
 	cached_base *c;
 	/* A base too large to keep is inflated again when needed: memory stays bounded. */
@@ -152,7 +152,7 @@ static int inflate_entry(bs_git_pack_reader *r, const bs_git_pack *pk, const bs_
 	r->z.next_out = (unsigned char *)out->ptr;
 	r->z.avail_out = (uInt)(e->size + 1);
 	if (clen > UINT32_MAX || e->size + 1 > UINT32_MAX)
-		return -1;   /* zlib's counters are 32-bit here: leave giants to the stream path or libgit2 */
+		return -1; /* zlib's counters are 32-bit here: leave giants to the stream path or libgit2 */
 	zr = inflate(&r->z, Z_FINISH);
 	if (zr != Z_STREAM_END || r->z.total_out != e->size)
 		return -1;
@@ -294,7 +294,7 @@ int bs_git_pack_read(bs_git_pack_reader *r, uint32_t p, uint32_t i, const unsign
 }
 
 int bs_git_pack_stream(bs_git_pack_reader *r, uint32_t p, uint32_t i,
-		       void (*feed)(void *ud, const unsigned char *piece, size_t n), void *ud)
+                       void (*feed)(void *ud, const unsigned char *piece, size_t n), void *ud)
 {
 	const bs_git_pack *pk = &r->objs->packs[p];
 	const bs_git_pack_entry *e = &pk->entries[i];

@@ -19,8 +19,8 @@
 
 #define NAME_MAX_CHARS 80
 
-static const char *const url_schemes[] = { "https://", "http://", "ssh://", "git://", "file://", "git+ssh://",
-					   "ssh+git://" };
+static const char *const url_schemes[] = {"https://", "http://",    "ssh://",    "git://",
+                                          "file://",  "git+ssh://", "ssh+git://"};
 
 int bs_git_is_url(const char *s)
 {
@@ -67,7 +67,7 @@ char *bs_git_url_display(const char *url)
 		bs_buf_add(&out, url + a, (size_t)(colon - (url + a)));
 		bs_buf_adds(&out, ":***");
 	} else if (!strncmp(url, "http", 4)) {
-		bs_buf_adds(&out, "***");   /* https://TOKEN@host: the user name is the secret */
+		bs_buf_adds(&out, "***"); /* https://TOKEN@host: the user name is the secret */
 	} else {
 		bs_buf_add(&out, url + a, b - a);
 	}
@@ -118,8 +118,8 @@ typedef struct cred_state {
 	int tries;
 } cred_state;
 
-static int acquire_credential(git_credential **out, const char *url, const char *user_from_url,
-			      unsigned int allowed, void *payload)
+static int acquire_credential(git_credential **out, const char *url, const char *user_from_url, unsigned int allowed,
+                              void *payload)
 {
 	cred_state *cs = payload;
 	/* Asked again means the last answer was refused: stop rather than loop. */
@@ -139,10 +139,11 @@ int bs_git_mirror(char **path_out, const char *url, const char *cache_dir, bs_er
 	git_repository *repo = NULL;
 	git_remote *remote = NULL;
 	git_fetch_options fo;
-	char *specs[] = { "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*" };
-	git_strarray refspecs = { specs, 2 };
-	cred_state cs = { 0 };
-	git_buf head = { 0 };
+	git_remote_create_options ro;
+	char *specs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+	git_strarray refspecs = {specs, 2};
+	cred_state cs = {0};
+	git_buf head = {0};
 	struct stat st;
 	int rc = 0;
 
@@ -162,7 +163,12 @@ int bs_git_mirror(char **path_out, const char *url, const char *cache_dir, bs_er
 			goto out;
 		}
 	}
-	if (git_remote_create_anonymous(&remote, repo, url) < 0) {
+	/* Exactly the URL given: url.insteadOf rewriting is skipped (it also leaks in libgit2 1.5, whose config
+	 * regex match data is never freed). */
+	git_remote_create_options_init(&ro, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+	ro.repository = repo;
+	ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+	if (git_remote_create_with_opts(&remote, url, &ro) < 0) {
 		rc = bs_git_error(err, BS_ERR_USAGE, display);
 		goto out;
 	}

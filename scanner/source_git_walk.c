@@ -27,7 +27,7 @@ typedef struct walk_state {
 	/* Parents of each loaded commit, as ids (resolved to indexes once all are loaded). */
 	git_oid *parents;
 	size_t n_parents, cap_parents;
-	size_t *parent_start;   /* per commit: first index into parents; parent_start[n] = end */
+	size_t *parent_start; /* per commit: first index into parents; parent_start[n] = end */
 	size_t cap_start;
 	git_oid *stack;
 	size_t n_stack, cap_stack;
@@ -211,46 +211,30 @@ static uint32_t heap_pop(heap *hp)
 	return top;
 }
 
-/* Returns the commits' indexes parents-first. */
-static uint32_t *topo_order(walk_state *w)
+uint32_t *bs_git_topo_sort(const bs_git_commit_node *nodes, size_t n, const size_t *pstart, const uint32_t *parents)
 {
-	bs_git_history *h = w->h;
-	size_t n = h->n_commits;
 	uint32_t *indeg = bs_xcalloc(n + 1, sizeof(uint32_t));
 	size_t *child_start = bs_xcalloc(n + 2, sizeof(size_t));
-	uint32_t *children = bs_xcalloc(w->n_parents + 1, sizeof(uint32_t));
+	size_t *fill = bs_xcalloc(n + 1, sizeof(size_t));
+	uint32_t *children = bs_xcalloc(pstart[n] + 1, sizeof(uint32_t));
 	uint32_t *order = bs_xcalloc(n + 1, sizeof(uint32_t));
 	size_t n_order = 0;
-	heap hp = { NULL, 0, 0, h->commits };
+	heap hp = {NULL, 0, 0, nodes};
 
-	/* Resolve parent ids to indexes; count in-degrees and children. */
-	for (size_t i = 0; i < n; i++) {
-		for (size_t k = w->parent_start[i]; k < w->parent_start[i + 1]; k++) {
-			uint64_t pi;
-			if (!bs_oidmap_get(&h->commit_index, &w->parents[k], &pi) || pi == BS_GIT_NO_COMMIT) {
-				w->parents[k] = (git_oid){ { 0 } };
-				continue;
+	if (!n)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = pstart[i]; k < pstart[i + 1]; k++)
+			if (parents[k] != BS_GIT_NONE) {
+				indeg[i]++;
+				child_start[parents[k] + 1]++;
 			}
-			if (k == w->parent_start[i])
-				h->commits[i].first_parent = (uint32_t)pi;
-			indeg[i]++;
-			child_start[pi + 1]++;
-		}
-	}
 	for (size_t i = 0; i < n; i++)
 		child_start[i + 1] += child_start[i];
-	{
-		size_t *fill = bs_xcalloc(n + 1, sizeof(size_t));
-		for (size_t i = 0; i < n; i++) {
-			for (size_t k = w->parent_start[i]; k < w->parent_start[i + 1]; k++) {
-				uint64_t pi;
-				if (git_oid_is_zero(&w->parents[k]) || !bs_oidmap_get(&h->commit_index, &w->parents[k], &pi))
-					continue;
-				children[child_start[pi] + fill[pi]++] = (uint32_t)i;
-			}
-		}
-		free(fill);
-	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = pstart[i]; k < pstart[i + 1]; k++)
+			if (parents[k] != BS_GIT_NONE)
+				children[child_start[parents[k]] + fill[parents[k]]++] = (uint32_t)i;
 	for (size_t i = 0; i < n; i++)
 		if (!indeg[i])
 			heap_push(&hp, (uint32_t)i);
@@ -261,10 +245,37 @@ static uint32_t *topo_order(walk_state *w)
 			if (--indeg[children[k]] == 0)
 				heap_push(&hp, children[k]);
 	}
+out:
 	free(hp.v);
 	free(indeg);
 	free(child_start);
+	free(fill);
 	free(children);
+	return order;
+}
+
+/* Returns the commits' indexes parents-first. */
+static uint32_t *topo_order(walk_state *w)
+{
+	bs_git_history *h = w->h;
+	uint32_t *pidx = bs_xcalloc(w->n_parents + 1, sizeof(uint32_t)), *order;
+	if (!h->n_commits) {
+		free(pidx);
+		return bs_xcalloc(1, sizeof(uint32_t));
+	}
+	for (size_t i = 0; i < h->n_commits; i++) {
+		for (size_t k = w->parent_start[i]; k < w->parent_start[i + 1]; k++) {
+			uint64_t pi;
+			pidx[k] = BS_GIT_NONE;
+			if (bs_oidmap_get(&h->commit_index, &w->parents[k], &pi) && pi != BS_GIT_NO_COMMIT) {
+				pidx[k] = (uint32_t)pi;
+				if (k == w->parent_start[i])
+					h->commits[i].first_parent = (uint32_t)pi;
+			}
+		}
+	}
+	order = bs_git_topo_sort(h->commits, h->n_commits, w->parent_start, pidx);
+	free(pidx);
 	return order;
 }
 
@@ -291,7 +302,7 @@ static void diff_trees(walk_state *w, const git_oid *old_id, const git_oid *new_
 		return;
 	}
 	if (old_id && git_tree_lookup(&old_tree, w->repo, old_id) < 0)
-		old_tree = NULL;   /* reported when its own commit was walked */
+		old_tree = NULL; /* reported when its own commit was walked */
 	n = git_tree_entrycount(new_tree);
 	for (size_t i = 0; i < n; i++) {
 		const git_tree_entry *e = git_tree_entry_byindex(new_tree, i);
@@ -308,7 +319,8 @@ static void diff_trees(walk_state *w, const git_oid *old_id, const git_oid *new_
 			bs_buf_adds(path, git_tree_entry_name(e));
 			add_origin(w->h, eid, commit, path->ptr);
 		} else if (t == GIT_OBJECT_TREE) {
-			const git_oid *oid_old = oe && git_tree_entry_type(oe) == GIT_OBJECT_TREE ? git_tree_entry_id(oe) : NULL;
+			const git_oid *oid_old =
+			    oe && git_tree_entry_type(oe) == GIT_OBJECT_TREE ? git_tree_entry_id(oe) : NULL;
 			bs_buf_truncate(path, base);
 			bs_buf_adds(path, git_tree_entry_name(e));
 			bs_buf_addch(path, '/');
@@ -321,8 +333,35 @@ static void diff_trees(walk_state *w, const git_oid *old_id, const git_oid *new_
 	git_tree_free(new_tree);
 }
 
+/* Records the blobs of the (un)reachable commits, in topological order. */
+static void walk_commits(walk_state *w, const uint32_t *order, int reachable, bs_buf *path)
+{
+	bs_git_history *h = w->h;
+	const bs_git_walk_cb *cb = w->cb;
+	for (size_t k = 0; k < h->n_commits; k++) {
+		uint32_t i = order[k];
+		git_commit *c = NULL, *p = NULL;
+		const git_oid *old_tree = NULL;
+		if (h->commits[i].reachable != (unsigned)reachable)
+			continue;
+		if (git_commit_lookup(&c, w->repo, &h->commits[i].id) < 0)
+			continue;
+		if (h->commits[i].first_parent != BS_GIT_NO_COMMIT &&
+		    git_commit_lookup(&p, w->repo, &h->commits[h->commits[i].first_parent].id) == 0)
+			old_tree = git_commit_tree_id(p);
+		bs_buf_reset(path);
+		diff_trees(w, old_tree, git_commit_tree_id(c), path, i);
+		if (cb && cb->on_commit)
+			cb->on_commit(cb->ud, c, i);
+		git_commit_free(p);
+		git_commit_free(c);
+		if (cb && cb->on_tick && (k & 255) == 255)
+			cb->on_tick(cb->ud, k + 1);
+	}
+}
+
 int bs_git_history_walk(bs_git_history *h, git_repository *repo, const git_oid *extra_commits, size_t n_extra,
-			const bs_git_walk_cb *cb, bs_error *err)
+                        const bs_git_walk_cb *cb, bs_error *err)
 {
 	walk_state w;
 	uint32_t *order;
@@ -347,30 +386,15 @@ int bs_git_history_walk(bs_git_history *h, git_repository *repo, const git_oid *
 	load_commits(&w, 0);
 
 	order = topo_order(&w);
-	for (size_t k = 0; k < h->n_commits; k++) {
-		uint32_t i = order[k];
-		git_commit *c = NULL, *p = NULL;
-		const git_oid *old_tree = NULL;
-		if (git_commit_lookup(&c, repo, &h->commits[i].id) < 0)
-			continue;
-		if (h->commits[i].first_parent != BS_GIT_NO_COMMIT &&
-		    git_commit_lookup(&p, repo, &h->commits[h->commits[i].first_parent].id) == 0)
-			old_tree = git_commit_tree_id(p);
-		bs_buf_reset(&path);
-		diff_trees(&w, old_tree, git_commit_tree_id(c), &path, i);
-		if (cb && cb->on_commit)
-			cb->on_commit(cb->ud, c, i);
-		git_commit_free(p);
-		git_commit_free(c);
-		if (cb && cb->on_tick && (k & 255) == 255)
-			cb->on_tick(cb->ud, k + 1);
-	}
+	/* What refs reach first, so that a blob both a ref and a dangling commit hold counts as reachable. */
+	walk_commits(&w, order, 1, &path);
 	for (size_t i = 0; i < w.n_tree_tips; i++) {
 		bs_buf_reset(&path);
 		diff_trees(&w, NULL, &w.tree_tips[i], &path, BS_GIT_NO_COMMIT);
 	}
 	for (size_t i = 0; i < w.n_blob_tips; i++)
 		add_origin(h, &w.blob_tips[i], BS_GIT_NO_COMMIT, "");
+	walk_commits(&w, order, 0, &path);
 
 	free(order);
 	bs_buf_free(&path);
@@ -457,7 +481,7 @@ void bs_git_provenance_free(bs_git_provenance *p)
 }
 
 int bs_git_in_head(git_repository *repo, git_tree *head_tree, const char *path, const char *blob_hex,
-		   const bs_finding *f)
+                   const bs_finding *f)
 {
 	git_tree_entry *e = NULL;
 	git_blob *b = NULL;
@@ -472,7 +496,8 @@ int bs_git_in_head(git_repository *repo, git_tree *head_tree, const char *path, 
 			in = 1;
 		} else if (f->secret && f->secret_len && git_blob_lookup(&b, repo, git_tree_entry_id(e)) == 0) {
 			/* The file changed since, but the token may still be in it. */
-			in = memmem(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), f->secret, f->secret_len) != NULL;
+			in = memmem(git_blob_rawcontent(b), (size_t)git_blob_rawsize(b), f->secret, f->secret_len) !=
+			     NULL;
 			git_blob_free(b);
 		}
 	}

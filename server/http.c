@@ -338,7 +338,9 @@ int bs_srv_run(bs_srv *s, const char *host, int port, bs_error *err)
 		printf("  issuer URL:   %s\n", s->issuer);
 		printf("  admin PAT:    %s\n", s->demo_pat);
 		printf("  web sign-in:  %s / %s  (for %s/device)\n", s->demo_user, s->demo_password, s->issuer);
-		printf("  try:          curl -H 'Authorization: Bearer %s' %s/api/v1/me\n", s->demo_pat, s->issuer);
+		/* Suggest the environment, never a command line, for the credential. */
+		printf("  try:          export BSTSCAN_SERVER=%s BSTSCAN_TOKEN=<the admin PAT above>\n", s->issuer);
+		printf("                bstscan auth status && bstscan scan --check examples/leaky-project\n");
 	}
 	printf("listening on http://%s:%d\n", host, bound);
 	fflush(stdout);

@@ -101,6 +101,7 @@ Test(git_cli, full_history_json_has_provenance_and_exit_codes)
 	cr_assert_eq(bool_field(f, "in_head"), 0);
 	cr_assert_eq(bool_field(f, "reachable"), 1);
 	cr_assert_null(strstr(p.out.ptr, tok), "the raw secret is not printed");
+	cr_assert_eq(p.err.len, 0, "no progress line when stderr is not a terminal: %s", p.err.ptr);
 	cJSON_Delete(a);
 	bs_test_proc_free(&p);
 
@@ -209,6 +210,7 @@ Test(git_cli, several_repositories_a_url_and_one_that_fails)
 	/* Nothing found but a repository failed: the run failed. */
 	FX_BSTSCAN(&p, "/", NULL, "git", "-f", "json", missing);
 	cr_assert_eq(p.status, 2);
+	cr_assert_eq(p.out.len, 0, "no report when nothing was scanned: %s", p.out.ptr);
 	bs_test_proc_free(&p);
 	free(t1);
 	free(t2);
@@ -226,7 +228,7 @@ Test(git_cli, corrupt_object_is_named_on_stderr)
 {
 	char *repo = fx_repo_new(), *good = fx_token(), *id;
 	bs_buf obj = BS_BUF_INIT;
-	const char *args[] = { "rev-parse", "HEAD:other.txt", NULL };
+	const char *args[] = {"rev-parse", "HEAD:other.txt", NULL};
 	bs_test_proc p;
 	int fd;
 
@@ -309,7 +311,7 @@ Test(git_cli, pre_push_scans_exactly_the_pushed_commits)
 	branch_sha = fx_rev(px.work, "HEAD");
 	bs_buf_reset(&lines);
 	bs_buf_addf(&lines, "refs/heads/feature %s refs/heads/feature %s\n(delete) %s refs/heads/gone %s\n", branch_sha,
-		    zero, zero, remote_sha);
+	            zero, zero, remote_sha);
 	FX_BSTSCAN(&p, px.work, lines.ptr, "git", "--pre-push", "-f", "json");
 	cr_assert_eq(p.status, 1, "%s", p.err.ptr);
 	a = parse_report(&p);
@@ -348,4 +350,147 @@ Test(git_cli, usage_errors_exit_2)
 	cr_assert_eq(p.status, 0);
 	cr_assert_not_null(strstr(p.out.ptr, "--range"));
 	bs_test_proc_free(&p);
+}
+
+Test(git_cli, progress_line_only_on_a_terminal_and_not_quiet)
+{
+	char *repo = fx_repo_new();
+	bs_buf cmd = BS_BUF_INIT;
+	bs_test_proc p;
+	const char *argv[] = {"/usr/bin/script", "-qec", NULL, "/dev/null", NULL};
+	fx_commit_file(repo, "README", "clean\n", "first");
+	/* script(1) gives the command a terminal; its output is what the terminal showed. */
+	bs_buf_addf(&cmd, "%s git -f json -o /dev/null %s", BSTSCAN_BIN, repo);
+	argv[2] = cmd.ptr;
+	cr_assert_eq(bs_test_run(&p, argv, NULL, NULL, NULL, 0, 60), 0);
+	cr_assert_eq(p.status, 0, "%s", p.out.ptr);
+	cr_assert_not_null(strstr(p.out.ptr, "objects"), "progress on a terminal: %s", p.out.ptr);
+	bs_test_proc_free(&p);
+	bs_buf_addf(&cmd, " --quiet");
+	argv[2] = cmd.ptr;
+	cr_assert_eq(bs_test_run(&p, argv, NULL, NULL, NULL, 0, 60), 0);
+	cr_assert_null(strstr(p.out.ptr, "objects"), "--quiet: %s", p.out.ptr);
+	bs_test_proc_free(&p);
+	bs_buf_free(&cmd);
+	bs_test_rmtree(repo);
+	free(repo);
+}
+
+/* Peak RSS in KB of bstscan git on repo (a bound under the blob's 50 MB, with room for sanitizer builds), from
+ * /usr/bin/time; checks one finding came out. */
+static long peak_rss_kb(const char *repo)
+{
+	bs_test_proc p;
+	const char *argv[] = {"/usr/bin/time", "-f", "RSS=%M", BSTSCAN_BIN, "git", "-q", "-f", "jsonl", repo, NULL};
+	const char *rss;
+	long kb;
+	cr_assert_eq(bs_test_run(&p, argv, NULL, NULL, NULL, 0, 120), 0);
+	cr_assert_eq(p.status, 1, "%s", p.err.ptr);
+	cr_assert_not_null(strstr(p.out.ptr, "big.log"));
+	rss = strstr(p.err.ptr, "RSS=");
+	cr_assert_not_null(rss, "%s", p.err.ptr);
+	kb = strtol(rss + 4, NULL, 10);
+	bs_test_proc_free(&p);
+	return kb;
+}
+
+Test(git_cli, fifty_megabyte_blob_is_streamed_in_bounded_memory)
+{
+	char *repo = fx_repo_new(), *tok = fx_token(), *path = bs_xasprintf("%s/big.log", repo);
+	FILE *f = fopen(path, "w");
+	size_t written = 0;
+	long kb;
+	cr_assert_not_null(f);
+	for (unsigned i = 0; written < (size_t)50 * 1024 * 1024; i++)
+		written += (size_t)fprintf(f, "%08u some log line that does not hold anything of interest\n", i);
+	fprintf(f, "late: %s\n", tok);
+	fclose(f);
+	fx_commit_file(repo, NULL, NULL, "big");
+	kb = peak_rss_kb(repo);
+	cr_assert_lt(kb, 46 * 1024, "loose: peak RSS %ld KB holds the 50 MB blob", kb);
+	FX_GIT(repo, "gc", "-q");
+	kb = peak_rss_kb(repo);
+	cr_assert_lt(kb, 46 * 1024, "packed: peak RSS %ld KB holds the 50 MB blob", kb);
+	free(path);
+	free(tok);
+	bs_test_rmtree(repo);
+	free(repo);
+}
+
+Test(git_cli, range_through_a_merge_reports_only_what_the_merge_added)
+{
+	char *repo = fx_repo_new(), *upstream_tok = fx_token(), *evil = fx_token(), *merge;
+	bs_buf b = BS_BUF_INIT;
+	bs_test_proc p;
+	cJSON *a;
+
+	fx_commit_file(repo, "README", "base\n", "base");
+	FX_GIT(repo, "checkout", "-q", "-b", "feature");
+	fx_commit_file(repo, "feature.txt", "clean work\n", "feature work");
+	FX_GIT(repo, "checkout", "-q", "main");
+	write_tok_file(repo, "upstream.env", "", upstream_tok, "");
+	fx_commit_file(repo, NULL, NULL, "upstream already has this token");
+	FX_GIT(repo, "checkout", "-q", "feature");
+	/* Merge main into the branch, and slip a new token into the merge itself. */
+	FX_GIT(repo, "merge", "-q", "--no-ff", "--no-commit", "main");
+	bs_buf_addf(&b, "clean work\nEVIL=%s\n", evil);
+	bs_test_write_str(repo, "feature.txt", b.ptr);
+	FX_GIT(repo, "add", "-A");
+	FX_GIT(repo, "commit", "-q", "-m", "merge main");
+	merge = fx_rev(repo, "HEAD");
+
+	FX_BSTSCAN(&p, repo, NULL, "git", "-f", "json", "--range", "main..feature");
+	cr_assert_eq(p.status, 1, "%s", p.err.ptr);
+	a = parse_report(&p);
+	cr_assert_eq(cJSON_GetArraySize(a), 1, "%s", p.out.ptr);
+	cr_assert_null(by_token(a, upstream_tok), "what main already had is not the branch's doing");
+	cr_assert_not_null(by_token(a, evil));
+	cr_assert_str_eq(str_field(by_token(a, evil), "commit"), merge);
+	cr_assert_eq(num_field(by_token(a, evil), "line"), 2);
+	cJSON_Delete(a);
+	bs_test_proc_free(&p);
+	free(merge);
+	free(upstream_tok);
+	free(evil);
+	bs_buf_free(&b);
+	bs_test_rmtree(repo);
+	free(repo);
+}
+
+Test(git_cli, range_on_a_shallow_clone)
+{
+	char *repo = fx_repo_new(), *work = bs_test_mkdtemp(), *tok = fx_token(), *old = fx_token();
+	bs_buf url = BS_BUF_INIT, clone = BS_BUF_INIT;
+	bs_test_proc p;
+	cJSON *a;
+
+	write_tok_file(repo, "old.env", "", old, "");
+	fx_commit_file(repo, NULL, NULL, "old");
+	for (int i = 0; i < 3; i++) {
+		char name[16];
+		snprintf(name, sizeof(name), "f%d.txt", i);
+		fx_commit_file(repo, name, "x\n", "filler");
+	}
+	write_tok_file(repo, "new.env", "", tok, "");
+	fx_commit_file(repo, NULL, NULL, "new token");
+	bs_buf_addf(&url, "file://%s", repo);
+	bs_buf_addf(&clone, "%s/shallow", work);
+	FX_GIT(work, "clone", "-q", "--depth", "3", url.ptr, clone.ptr);
+
+	/* libgit2's own revision walk fails on the missing parents; ours treats the boundary as a root. */
+	FX_BSTSCAN(&p, clone.ptr, NULL, "git", "-f", "json", "--range", "HEAD~1..HEAD");
+	cr_assert_eq(p.status, 1, "%s", p.err.ptr);
+	a = parse_report(&p);
+	cr_assert_eq(cJSON_GetArraySize(a), 1);
+	cr_assert_not_null(by_token(a, tok));
+	cJSON_Delete(a);
+	bs_test_proc_free(&p);
+	free(tok);
+	free(old);
+	bs_buf_free(&url);
+	bs_buf_free(&clone);
+	bs_test_rmtree(repo);
+	bs_test_rmtree(work);
+	free(repo);
+	free(work);
 }

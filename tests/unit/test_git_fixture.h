@@ -41,7 +41,7 @@ static inline const char *fx_path_env(void)
 /* Runs git with argv (NULL-terminated) in dir; stdin_data may be NULL. Aborts the test on failure unless
  * allow_fail; returns the exit status. out receives stdout when not NULL. */
 static inline int fx_git_full(const char *dir, const char *const *args, const char *stdin_data, bs_buf *out,
-			      bs_buf *err_out, int allow_fail)
+                              bs_buf *err_out, int allow_fail)
 {
 	const char *argv[64];
 	char date[64], home[4200], xdg[4300], pch[4300];
@@ -56,10 +56,20 @@ static inline int fx_git_full(const char *dir, const char *const *args, const ch
 		char ad[80], cd[80];
 		snprintf(ad, sizeof(ad), "GIT_AUTHOR_DATE=%d +0000", 1700000000 + fx_date_counter * 60);
 		snprintf(cd, sizeof(cd), "GIT_COMMITTER_DATE=%d +0000", 1700000000 + fx_date_counter * 60);
-		const char *env[] = { "GIT_AUTHOR_NAME=Ada Author", "GIT_AUTHOR_EMAIL=ada@example.com",
-				      "GIT_COMMITTER_NAME=Cy Committer", "GIT_COMMITTER_EMAIL=cy@example.com", ad, cd,
-				      home, xdg, pch, fx_path_env(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-				      "NO_COLOR=1", NULL };
+		const char *env[] = {"GIT_AUTHOR_NAME=Ada Author",
+		                     "GIT_AUTHOR_EMAIL=ada@example.com",
+		                     "GIT_COMMITTER_NAME=Cy Committer",
+		                     "GIT_COMMITTER_EMAIL=cy@example.com",
+		                     ad,
+		                     cd,
+		                     home,
+		                     xdg,
+		                     pch,
+		                     fx_path_env(),
+		                     "GIT_CONFIG_NOSYSTEM=1",
+		                     "GIT_TERMINAL_PROMPT=0",
+		                     "NO_COLOR=1",
+		                     NULL};
 		argv[n++] = "/usr/bin/git";
 		argv[n++] = "-c";
 		argv[n++] = "init.defaultBranch=main";
@@ -87,15 +97,15 @@ static inline int fx_git_full(const char *dir, const char *const *args, const ch
 }
 
 static inline int fx_git_argv(const char *dir, const char *const *args, const char *stdin_data, bs_buf *out,
-			      int allow_fail)
+                              int allow_fail)
 {
 	return fx_git_full(dir, args, stdin_data, out, NULL, allow_fail);
 }
 
-#define FX_GIT(dir, ...)                                                                                       \
-	do {                                                                                                   \
-		const char *fx_args_[] = { __VA_ARGS__, NULL };                                                \
-		fx_git_argv((dir), fx_args_, NULL, NULL, 0);                                                   \
+#define FX_GIT(dir, ...)                                                                                               \
+	do {                                                                                                           \
+		const char *fx_args_[] = {__VA_ARGS__, NULL};                                                          \
+		fx_git_argv((dir), fx_args_, NULL, NULL, 0);                                                           \
 	} while (0)
 
 /* The trimmed stdout of a git command, as a heap string. */
@@ -110,7 +120,7 @@ static inline char *fx_git_out(const char *dir, const char *const *args)
 
 static inline char *fx_rev(const char *dir, const char *rev)
 {
-	const char *args[] = { "rev-parse", rev, NULL };
+	const char *args[] = {"rev-parse", rev, NULL};
 	return fx_git_out(dir, args);
 }
 
@@ -147,7 +157,7 @@ static inline void fx_bstscan(bs_test_proc *p, const char *cwd, const char *cons
 	snprintf(home, sizeof(home), "HOME=%s", fx_home_dir());
 	snprintf(cache, sizeof(cache), "XDG_CACHE_HOME=%s/.cache", fx_home_dir());
 	snprintf(xdg, sizeof(xdg), "XDG_CONFIG_HOME=%s/.config", fx_home_dir());
-	const char *env[] = { home, cache, xdg, fx_path_env(), "NO_COLOR=1", "GIT_INDEX_FILE=", "GIT_DIR=", NULL };
+	const char *env[] = {home, cache, xdg, fx_path_env(), "NO_COLOR=1", "GIT_INDEX_FILE=", "GIT_DIR=", NULL};
 	argv[n++] = BSTSCAN_BIN;
 	for (size_t i = 0; args[i] && n < 62; i++)
 		argv[n++] = args[i];
@@ -155,10 +165,10 @@ static inline void fx_bstscan(bs_test_proc *p, const char *cwd, const char *cons
 	cr_assert_eq(bs_test_run(p, argv, cwd, env, stdin_data, stdin_data ? strlen(stdin_data) : 0, 120), 0);
 }
 
-#define FX_BSTSCAN(proc, cwd, stdin_data, ...)                                                                 \
-	do {                                                                                                   \
-		const char *fx_bargs_[] = { __VA_ARGS__, NULL };                                               \
-		fx_bstscan((proc), (cwd), fx_bargs_, (stdin_data));                                            \
+#define FX_BSTSCAN(proc, cwd, stdin_data, ...)                                                                         \
+	do {                                                                                                           \
+		const char *fx_bargs_[] = {__VA_ARGS__, NULL};                                                         \
+		fx_bstscan((proc), (cwd), fx_bargs_, (stdin_data));                                                    \
 	} while (0)
 
 #endif

@@ -1,5 +1,6 @@
 /* The full-history scan (scanner/source_git.c) on fixture repositories built with the git command. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/fs.h"
 #include "scanner/engine.h"
 #include "scanner/rule.h"
 #include "scanner/source_git.h"
@@ -87,7 +89,7 @@ Test(git_history, token_added_then_deleted_is_attributed_to_the_adding_commit)
 {
 	char *repo = fx_repo_new(), *tok = fx_token(), *adding;
 	bs_buf content = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 	const bs_finding *f;
 
@@ -128,7 +130,7 @@ Test(git_history, token_still_in_head_is_marked_in_head_and_found_once)
 {
 	char *repo = fx_repo_new(), *tok = fx_token(), *first;
 	bs_buf a = BS_BUF_INIT, b = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	bs_buf_addf(&a, "key = \"%s\"\n", tok);
@@ -162,7 +164,7 @@ Test(git_history, token_only_on_a_tag_and_in_messages)
 {
 	char *repo = fx_repo_new(), *t1 = fx_token(), *t2 = fx_token(), *t3 = fx_token(), *tagged;
 	bs_buf content = BS_BUF_INIT, msg = BS_BUF_INIT, tagmsg = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 	const bs_finding *f;
 
@@ -211,7 +213,7 @@ Test(git_history, renamed_file_keeps_its_original_path_and_commit)
 {
 	char *repo = fx_repo_new(), *tok = fx_token(), *adding;
 	bs_buf content = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	bs_buf_addf(&content, "x\n%s\n", tok);
@@ -237,7 +239,7 @@ Test(git_history, token_introduced_by_a_merge_commit)
 {
 	char *repo = fx_repo_new(), *tok = fx_token(), *merge, *branch_tok = fx_token(), *branch_commit;
 	bs_buf content = BS_BUF_INIT, bc = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 	const bs_finding *f;
 
@@ -290,7 +292,7 @@ static void assert_same_findings(const bs_findings *a, const bs_findings *b)
 Test(git_history, packed_and_loose_give_the_same_findings_whatever_jobs)
 {
 	char *repo = fx_repo_new();
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings loose, packed, single;
 	char *toks[12];
 
@@ -327,7 +329,7 @@ Test(git_history, empty_repository_and_unborn_branch)
 {
 	char *repo = fx_repo_new(), *tok = fx_token();
 	bs_buf c = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs = scan(repo, &log);
 	cr_assert_eq(fs.len, 0);
 	cr_assert_eq(log.count, 0);
@@ -371,7 +373,7 @@ static void write_big_blob(const char *repo, const char *tok)
 Test(git_history, fifty_megabyte_blob_loose_and_packed)
 {
 	char *repo = fx_repo_new(), *tok = fx_token();
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	write_big_blob(repo, tok);
@@ -397,9 +399,9 @@ Test(git_history, corrupt_loose_object_is_reported_and_the_scan_goes_on)
 {
 	char *repo = fx_repo_new(), *good = fx_token(), *bad = fx_token(), *bad_id;
 	bs_buf c1 = BS_BUF_INIT, c2 = BS_BUF_INIT, obj = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
-	const char *args[] = { "rev-parse", "HEAD:bad.txt", NULL };
+	const char *args[] = {"rev-parse", "HEAD:bad.txt", NULL};
 	int fd;
 
 	bs_buf_addf(&c1, "%s\n", good);
@@ -436,7 +438,7 @@ Test(git_history, shallow_clone_and_bare_repository)
 {
 	char *repo = fx_repo_new(), *old = fx_token(), *cur = fx_token(), *work = bs_test_mkdtemp();
 	bs_buf c = BS_BUF_INIT, url = BS_BUF_INIT, shallow = BS_BUF_INIT, bare = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	bs_buf_addf(&c, "%s\n", old);
@@ -484,7 +486,7 @@ Test(git_history, stash_entries_and_unreachable_objects)
 {
 	char *repo = fx_repo_new(), *s1 = fx_token(), *s2 = fx_token(), *dangling = fx_token();
 	bs_buf c = BS_BUF_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 	const bs_finding *f;
 
@@ -495,7 +497,7 @@ Test(git_history, stash_entries_and_unreachable_objects)
 	bs_buf_reset(&c);
 	bs_buf_addf(&c, "%s\n", s2);
 	bs_test_write_str(repo, "README", c.ptr);
-	FX_GIT(repo, "stash", "-q");  /* s1 is now only in the stash's reflog */
+	FX_GIT(repo, "stash", "-q"); /* s1 is now only in the stash's reflog */
 	bs_buf_reset(&c);
 	bs_buf_addf(&c, "%s\n", dangling);
 	fx_commit_file(repo, "d.txt", c.ptr, "soon dangling");
@@ -562,7 +564,7 @@ Test(git_history, file_url_is_mirrored_then_fetched)
 	char *p1 = NULL, *p2 = NULL;
 	bs_buf url = BS_BUF_INIT, c = BS_BUF_INIT;
 	bs_error err = BS_ERROR_INIT;
-	err_log log = { BS_BUF_INIT, 0 };
+	err_log log = {BS_BUF_INIT, 0};
 	bs_findings fs;
 
 	bs_buf_addf(&c, "%s\n", t1);
@@ -591,4 +593,162 @@ Test(git_history, file_url_is_mirrored_then_fetched)
 	bs_test_rmtree(cache);
 	free(repo);
 	free(cache);
+}
+
+Test(git_history, submodules_only_when_asked_and_checked_out)
+{
+	char *sub = fx_repo_new(), *top = fx_repo_new(), *tok = fx_token(), *work = bs_test_mkdtemp();
+	bs_buf c = BS_BUF_INIT, clone = BS_BUF_INIT;
+	err_log log = {BS_BUF_INIT, 0};
+	bs_findings fs = BS_FINDINGS_INIT;
+	bs_git_opts o;
+	bs_error err = BS_ERROR_INIT;
+
+	bs_buf_addf(&c, "%s\n", tok);
+	fx_commit_file(sub, "inner.txt", c.ptr, "sub");
+	fx_commit_file(top, "README", "top\n", "top");
+	FX_GIT(top, "-c", "protocol.file.allow=always", "submodule", "add", "-q", sub, "vendor/sub");
+	fx_commit_file(top, NULL, NULL, "add submodule");
+
+	fs = scan(top, &log);
+	cr_assert_eq(fs.len, 0, "the submodule is not scanned unless asked");
+	bs_findings_free(&fs);
+
+	memset(&o, 0, sizeof(o));
+	o.repository = "top";
+	o.recurse_submodules = 1;
+	o.on_error = on_error;
+	o.ud = &log;
+	cr_assert_eq(bs_git_scan_history(scanner, top, &o, &fs, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(log.count, 0, "%s", log.text.ptr);
+	cr_assert_eq(fs.len, 1);
+	cr_assert_str_eq(fs.items[0]->git->repository, "top/vendor/sub");
+	cr_assert_str_eq(fs.items[0]->path, "inner.txt");
+	bs_findings_free(&fs);
+
+	/* A clone whose submodule is not checked out: nothing to scan there, and no error. */
+	bs_buf_addf(&clone, "%s/clone", work);
+	FX_GIT(work, "clone", "-q", top, clone.ptr);
+	cr_assert_eq(bs_git_scan_history(scanner, clone.ptr, &o, &fs, NULL, &err), 0, "%s", err.message);
+	cr_assert_eq(fs.len, 0);
+	cr_assert_eq(log.count, 0, "%s", log.text.ptr);
+	bs_findings_free(&fs);
+	free(tok);
+	bs_buf_free(&c);
+	bs_buf_free(&clone);
+	bs_test_rmtree(sub);
+	bs_test_rmtree(top);
+	bs_test_rmtree(work);
+	free(sub);
+	free(top);
+	free(work);
+}
+
+Test(git_history, a_blob_a_ref_reaches_is_reachable_even_if_a_dangling_commit_had_it_first)
+{
+	char *repo = fx_repo_new(), *tok = fx_token(), *reachable;
+	bs_buf c = BS_BUF_INIT;
+	err_log log = {BS_BUF_INIT, 0};
+	bs_findings fs;
+
+	fx_commit_file(repo, "README", "hello\n", "first");
+	bs_buf_addf(&c, "%s\n", tok);
+	fx_commit_file(repo, "key.txt", c.ptr, "older, soon dangling");
+	FX_GIT(repo, "reset", "-q", "--hard", "HEAD~1");
+	fx_commit_file(repo, "key.txt", c.ptr, "the same content, on main");
+	reachable = fx_rev(repo, "HEAD");
+
+	fs = scan_opts(repo, 2, 1, &log);
+	cr_assert_eq(fs.len, 1, "one blob, one finding");
+	cr_assert_eq(fs.items[0]->git->reachable, 1);
+	cr_assert_str_eq(fs.items[0]->git->commit, reachable);
+	bs_findings_free(&fs);
+	free(reachable);
+	free(tok);
+	bs_buf_free(&c);
+	bs_test_rmtree(repo);
+	free(repo);
+}
+
+Test(git_history, missing_blob_is_reported_with_its_id_path_and_commit)
+{
+	char *repo = fx_repo_new(), *good = fx_token(), *id, *commit;
+	bs_buf c = BS_BUF_INIT, obj = BS_BUF_INIT;
+	err_log log = {BS_BUF_INIT, 0};
+	bs_findings fs;
+	const char *args[] = {"rev-parse", "HEAD:gone.txt", NULL};
+
+	bs_buf_addf(&c, "%s\n", good);
+	bs_test_write_str(repo, "good.txt", c.ptr);
+	fx_commit_file(repo, "gone.txt", "this blob will vanish\n", "two files");
+	commit = fx_rev(repo, "HEAD");
+	id = fx_git_out(repo, args);
+	bs_buf_addf(&obj, "%s/.git/objects/%.2s/%s", repo, id, id + 2);
+	cr_assert_eq(unlink(obj.ptr), 0);
+
+	fs = scan(repo, &log);
+	cr_assert_eq(fs.len, 1, "the rest is still scanned");
+	cr_assert_eq(log.count, 1, "%s", log.text.ptr);
+	cr_assert_not_null(strstr(log.text.ptr, id), "%s", log.text.ptr);
+	cr_assert_not_null(strstr(log.text.ptr, "missing blob (gone.txt in commit"), "%s", log.text.ptr);
+	cr_assert_not_null(strstr(log.text.ptr, commit), "%s", log.text.ptr);
+	bs_findings_free(&fs);
+	free(id);
+	free(commit);
+	free(good);
+	bs_buf_free(&c);
+	bs_buf_free(&obj);
+	bs_buf_free(&log.text);
+	bs_test_rmtree(repo);
+	free(repo);
+}
+
+Test(git_history, corrupt_pack_data_is_reported_and_the_rest_scanned)
+{
+	char *repo = fx_repo_new(), *pack_dir = bs_xasprintf("%s/.git/objects/pack", repo);
+	err_log log = {BS_BUF_INIT, 0};
+	bs_findings fs;
+	bs_buf pack = BS_BUF_INIT, data = BS_BUF_INIT;
+	bs_error err = BS_ERROR_INIT;
+	DIR *d;
+	struct dirent *de;
+
+	for (int i = 0; i < 20; i++) {
+		char name[32], *tok = fx_token();
+		bs_buf c = BS_BUF_INIT;
+		snprintf(name, sizeof(name), "f%02d.txt", i);
+		/* Different enough that git stores each whole. */
+		for (int k = 0; k < 40; k++)
+			bs_buf_addf(&c, "%d-%d %s\n", i, k, k == 20 ? tok : "unrelated");
+		bs_test_write_str(repo, name, c.ptr);
+		bs_buf_free(&c);
+		free(tok);
+	}
+	fx_commit_file(repo, NULL, NULL, "twenty files");
+	FX_GIT(repo, "gc", "-q");
+	d = opendir(pack_dir);
+	cr_assert_not_null(d);
+	while ((de = readdir(d)))
+		if (strstr(de->d_name, ".pack"))
+			bs_buf_addf(&pack, "%s/%s", pack_dir, de->d_name);
+	closedir(d);
+	cr_assert_eq(bs_fs_read_file(&data, pack.ptr, 1 << 24, &err), 0, "%s", err.message);
+	/* Garble some compressed bytes well inside the pack (blobs come after commits and trees). */
+	for (size_t k = data.len * 3 / 4; k < data.len * 3 / 4 + 64 && k < data.len - 20; k++)
+		data.ptr[k] ^= 0x5a;
+	chmod(pack.ptr, 0644);
+	cr_assert_eq(bs_fs_write_atomic(pack.ptr, data.ptr, data.len, 0644, &err), 0, "%s", err.message);
+
+	fs = scan(repo, &log);
+	cr_assert_geq(log.count, 1, "the damaged object is reported");
+	cr_assert_not_null(strstr(log.text.ptr, "cannot read"), "%s", log.text.ptr);
+	cr_assert_gt(fs.len, 10, "the other blobs are still scanned (%zu found)", fs.len);
+	cr_assert_lt(fs.len, 20);
+	bs_findings_free(&fs);
+	bs_buf_free(&pack);
+	bs_buf_free(&data);
+	bs_buf_free(&log.text);
+	free(pack_dir);
+	bs_test_rmtree(repo);
+	free(repo);
 }

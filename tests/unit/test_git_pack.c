@@ -17,14 +17,14 @@ static char *make_repo(int ref_deltas)
 	char *dir = bs_test_mkdtemp();
 	bs_buf cmd = BS_BUF_INIT;
 	bs_test_proc p;
-	const char *argv[] = { "/bin/sh", "-c", NULL, NULL };
-	const char *env[] = { "GIT_CONFIG_NOSYSTEM=1", NULL };
+	const char *argv[] = {"/bin/sh", "-c", NULL, NULL};
+	const char *env[] = {"GIT_CONFIG_NOSYSTEM=1", NULL};
 	bs_buf_addf(&cmd,
-		    "set -e; git init -q --bare r.git; python3 %s/bench/gen-git-history.py 300 3 20 5 2>/dev/null |"
-		    " git -C r.git fast-import --quiet;"
-		    " git -C r.git -c repack.useDeltaBaseOffset=%s -c pack.deltaCacheSize=1m repack -adfq --window=20"
-		    " --depth=40",
-		    BS_SOURCE_DIR, ref_deltas ? "false" : "true");
+	            "set -e; git init -q --bare r.git; python3 %s/bench/gen-git-history.py 300 3 20 5 2>/dev/null |"
+	            " git -C r.git fast-import --quiet;"
+	            " git -C r.git -c repack.useDeltaBaseOffset=%s -c pack.deltaCacheSize=1m repack -adfq --window=20"
+	            " --depth=40",
+	            BS_SOURCE_DIR, ref_deltas ? "false" : "true");
 	argv[2] = cmd.ptr;
 	cr_assert_eq(bs_test_run(&p, argv, dir, env, NULL, 0, 120), 0);
 	cr_assert_eq(p.status, 0, "%s", p.err.ptr);

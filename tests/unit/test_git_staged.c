@@ -114,7 +114,10 @@ Test(git_staged, binary_file_allow_marker_and_unborn_branch)
 
 	/* A binary file (NUL bytes) and an allowed line. */
 	bs_buf_reset(&b);
-	bs_buf_add(&b, "\x7f" "ELF\0\0\0\x01", 8);
+	bs_buf_add(&b,
+	           "\x7f"
+	           "ELF\0\0\0\x01",
+	           8);
 	bs_buf_addf(&b, "%s", tb);
 	bs_buf_add(&b, "\0\0\xff", 3);
 	bs_test_write_file(repo, "blob.bin", b.ptr, b.len);
@@ -134,7 +137,10 @@ Test(git_staged, binary_file_allow_marker_and_unborn_branch)
 
 	/* Editing the binary file elsewhere does not report its old token again. */
 	bs_buf_reset(&b);
-	bs_buf_add(&b, "\x7f" "ELF\0\0\0\x02", 8);
+	bs_buf_add(&b,
+	           "\x7f"
+	           "ELF\0\0\0\x02",
+	           8);
 	bs_buf_addf(&b, "%s", tb);
 	bs_buf_add(&b, "\0\0\xfe", 3);
 	bs_test_write_file(repo, "blob.bin", b.ptr, b.len);
@@ -175,4 +181,84 @@ Test(git_staged, renamed_file_is_not_reported_again_and_bare_is_an_error)
 	bs_test_rmtree(bare);
 	free(repo);
 	free(bare);
+}
+
+/* The index is read by our own reader (versions 2 to 4) and, when it holds something that reader leaves to
+ * libgit2 (an intent-to-add entry here), by libgit2: both give the same answer. */
+Test(git_staged, index_versions_and_the_libgit2_fallback)
+{
+	char *repo = fx_repo_new(), *old = fx_token(), *tok = fx_token();
+	bs_buf b = BS_BUF_INIT;
+	const char *versions[] = {"2", "3", "4"};
+	bs_test_proc p;
+	cJSON *a;
+
+	bs_buf_addf(&b, "keep=%s\n", old);
+	fx_commit_file(repo, "dir/a.env", b.ptr, "base");
+	for (int i = 0; i < 30; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "dir/sub%d/file%d.txt", i % 4, i);
+		bs_test_write_str(repo, name, "filler\n");
+	}
+	fx_commit_file(repo, NULL, NULL, "more files");
+	bs_buf_reset(&b);
+	bs_buf_addf(&b, "keep=%s\nadded=%s\n", old, tok);
+	bs_test_write_str(repo, "dir/a.env", b.ptr);
+	bs_test_write_str(repo, "dir/sub1/new.txt", "new file\n");
+	FX_GIT(repo, "add", "-A");
+	for (int v = 0; v < 3; v++) {
+		FX_GIT(repo, "update-index", "--index-version", versions[v]);
+		a = run_staged(repo, 1, &p);
+		cr_assert_eq(cJSON_GetArraySize(a), 1, "index v%s: %s", versions[v], p.out.ptr);
+		cr_assert_not_null(by_token(a, tok));
+		cr_assert_eq(num(by_token(a, tok), "line"), 2);
+		cJSON_Delete(a);
+		bs_test_proc_free(&p);
+	}
+	bs_test_write_str(repo, "later.txt", "intent to add\n");
+	FX_GIT(repo, "add", "-N", "later.txt");
+	a = run_staged(repo, 1, &p);
+	cr_assert_eq(cJSON_GetArraySize(a), 1, "through libgit2: %s", p.out.ptr);
+	cr_assert_not_null(by_token(a, tok));
+	cJSON_Delete(a);
+	bs_test_proc_free(&p);
+	free(old);
+	free(tok);
+	bs_buf_free(&b);
+	bs_test_rmtree(repo);
+	free(repo);
+}
+
+/* A bare repository with a separate work tree (the "dotfiles" layout): git runs hooks with GIT_DIR set and the work
+ * tree as the current directory, which holds no .git. */
+Test(git_staged, repository_named_by_git_dir)
+{
+	char *dir = bs_test_mkdtemp(), *tok = fx_token();
+	bs_buf gitdir = BS_BUF_INIT, work = BS_BUF_INIT, b = BS_BUF_INIT, e1 = BS_BUF_INIT, e2 = BS_BUF_INIT;
+	bs_test_proc p;
+	const char *argv[] = {BSTSCAN_BIN, "staged", "-f", "json", NULL};
+
+	bs_buf_addf(&gitdir, "%s/cfg.git", dir);
+	bs_buf_addf(&work, "%s/home", dir);
+	FX_GIT(dir, "init", "-q", "--bare", gitdir.ptr);
+	bs_buf_addf(&b, "TOKEN=%s\n", tok);
+	bs_test_write_str(work.ptr, ".env", b.ptr);
+	FX_GIT(work.ptr, "--git-dir", gitdir.ptr, "--work-tree", work.ptr, "add", ".env");
+	bs_buf_addf(&e1, "GIT_DIR=%s", gitdir.ptr);
+	bs_buf_addf(&e2, "GIT_WORK_TREE=%s", work.ptr);
+	{
+		const char *env[] = {e1.ptr, e2.ptr, "GIT_INDEX_FILE=", NULL};
+		cr_assert_eq(bs_test_run(&p, argv, work.ptr, env, NULL, 0, 60), 0);
+	}
+	cr_assert_eq(p.status, 1, "%s%s", p.out.ptr, p.err.ptr);
+	cr_assert_not_null(strstr(p.out.ptr, ".env"));
+	bs_test_proc_free(&p);
+	free(tok);
+	bs_buf_free(&gitdir);
+	bs_buf_free(&work);
+	bs_buf_free(&b);
+	bs_buf_free(&e1);
+	bs_buf_free(&e2);
+	bs_test_rmtree(dir);
+	free(dir);
 }

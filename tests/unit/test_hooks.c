@@ -28,7 +28,7 @@ static char *path_join(const char *a, const char *b)
 
 Test(hooks, print_gives_the_scripts_of_the_hooks_directory)
 {
-	const char *names[] = { "pre-commit", "pre-push" };
+	const char *names[] = {"pre-commit", "pre-push"};
 	for (int i = 0; i < 2; i++) {
 		bs_test_proc p;
 		char *file = bs_xasprintf("%s/hooks/%s", BS_SOURCE_DIR, names[i]), *want = read_all(file);
@@ -43,7 +43,8 @@ Test(hooks, print_gives_the_scripts_of_the_hooks_directory)
 
 Test(hooks, install_update_refusal_and_force)
 {
-	char *repo = fx_repo_new(), *pc = path_join(repo, ".git/hooks/pre-commit"), *pp = path_join(repo, ".git/hooks/pre-push");
+	char *repo = fx_repo_new(), *pc = path_join(repo, ".git/hooks/pre-commit"),
+	     *pp = path_join(repo, ".git/hooks/pre-push");
 	char *text, *backup = bs_xasprintf("%s.bstscan-backup", pc), bin[PATH_MAX];
 	bs_test_proc p;
 	struct stat st;
@@ -101,7 +102,8 @@ Test(hooks, install_update_refusal_and_force)
 
 Test(hooks, core_hooks_path_is_honoured)
 {
-	char *repo = fx_repo_new(), *pc = path_join(repo, ".githooks/pre-commit"), *dflt = path_join(repo, ".git/hooks/pre-commit");
+	char *repo = fx_repo_new(), *pc = path_join(repo, ".githooks/pre-commit"),
+	     *dflt = path_join(repo, ".git/hooks/pre-commit");
 	bs_test_proc p;
 	struct stat st;
 	FX_GIT(repo, "config", "core.hooksPath", ".githooks");
@@ -118,8 +120,8 @@ Test(hooks, core_hooks_path_is_honoured)
 
 static int git_commit(const char *repo, const char *msg, int all, bs_buf *err)
 {
-	const char *with_all[] = { "commit", "-q", "-a", "-m", msg, NULL };
-	const char *plain[] = { "commit", "-q", "-m", msg, NULL };
+	const char *with_all[] = {"commit", "-q", "-a", "-m", msg, NULL};
+	const char *plain[] = {"commit", "-q", "-m", msg, NULL};
 	return fx_git_full(repo, all ? with_all : plain, NULL, NULL, err, 1);
 }
 
@@ -178,10 +180,10 @@ Test(hooks, pre_push_hook_with_an_existing_and_a_new_branch)
 	char *dir = bs_test_mkdtemp(), *remote = path_join(dir, "remote.git"), *work = path_join(dir, "work");
 	char *old = fx_token(), *tok = fx_token(), *remote_main, *after;
 	bs_buf b = BS_BUF_INIT, err = BS_BUF_INIT;
-	const char *push_main[] = { "push", "-q", "origin", "main", NULL };
-	const char *push_clean[] = { "push", "-q", "origin", "clean-branch", NULL };
-	const char *push_leaky[] = { "push", "-q", "origin", "leaky-branch", NULL };
-	const char *ls_leaky[] = { "ls-remote", remote, "refs/heads/leaky-branch", NULL };
+	const char *push_main[] = {"push", "-q", "origin", "main", NULL};
+	const char *push_clean[] = {"push", "-q", "origin", "clean-branch", NULL};
+	const char *push_leaky[] = {"push", "-q", "origin", "leaky-branch", NULL};
+	const char *ls_leaky[] = {"ls-remote", remote, "refs/heads/leaky-branch", NULL};
 	bs_test_proc p;
 
 	FX_GIT(dir, "init", "-q", "--bare", remote);
@@ -240,7 +242,7 @@ Test(hooks, pre_commit_framework_runs_bstscan)
 {
 	char *hooks_repo = fx_repo_new(), *repo = fx_repo_new(), *tok = fx_token(), *rev, *src, *yaml;
 	bs_buf cfg = BS_BUF_INIT, b = BS_BUF_INIT, err = BS_BUF_INIT;
-	const char *install[] = { "-c", "core.hooksPath=", NULL };
+	const char *install[] = {"-c", "core.hooksPath=", NULL};
 	bs_test_proc p;
 	struct stat st;
 
@@ -256,11 +258,11 @@ Test(hooks, pre_commit_framework_runs_bstscan)
 	bs_buf_addf(&cfg, "repos:\n  - repo: %s\n    rev: %s\n    hooks:\n      - id: bstscan\n", hooks_repo, rev);
 	fx_commit_file(repo, ".pre-commit-config.yaml", cfg.ptr, "pre-commit config");
 	{
-		const char *argv[] = { "/usr/bin/pre-commit", "install", NULL };
+		const char *argv[] = {"/usr/bin/pre-commit", "install", NULL};
 		char home[4200], pch[4300];
 		snprintf(home, sizeof(home), "HOME=%s", fx_home_dir());
 		snprintf(pch, sizeof(pch), "PRE_COMMIT_HOME=%s/.pre-commit", fx_home_dir());
-		const char *env[] = { home, pch, fx_path_env(), "GIT_CONFIG_NOSYSTEM=1", NULL };
+		const char *env[] = {home, pch, fx_path_env(), "GIT_CONFIG_NOSYSTEM=1", NULL};
 		cr_assert_eq(bs_test_run(&p, argv, repo, env, NULL, 0, 120), 0);
 		cr_assert_eq(p.status, 0, "pre-commit install: %s%s", p.out.ptr, p.err.ptr);
 		bs_test_proc_free(&p);
