@@ -348,10 +348,21 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 	bs_text_range *ranges;
 	size_t n_ranges = 0;
 
+	int64_t keep_nl;
+	uint64_t line_no;
+
 	advance_lines(c, cd->sec_start);
+	keep_nl = c->last_nl;
+	line_no = c->line_no;
 	if ((uint64_t)(c->last_nl + 1) > cd->sec_start) {
-		/* Overlapping matches across a step edge: find this line's start again. */
-		const uint8_t *q = c->base + sec_rel;
+		/* This secret starts before the line counter, past a newline: an earlier step's match
+		 * ended after it (a rule whose match spans lines). Count back to its own line and line
+		 * start, for this finding only; the counter itself stays where it is. */
+		const uint8_t *q = c->base + sec_rel, *e = c->base + (c->line_pos - c->base_abs), *p = q;
+		while (p < e && (p = memchr(p, '\n', (size_t)(e - p)))) {
+			line_no--;
+			p++;
+		}
 		while (q > c->base && q[-1] != '\n')
 			q--;
 		c->last_nl = (int64_t)(c->base_abs + (uint64_t)(q - c->base)) - 1;
@@ -360,8 +371,10 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 	{
 		size_t as = sec_rel > ls + ALLOW_REACH ? sec_rel - ALLOW_REACH : ls;
 		size_t ae = sec_rel + sec_len + ALLOW_REACH < le ? sec_rel + sec_len + ALLOW_REACH : le;
-		if (ae > as && memmem(c->base + as, ae - as, ALLOW_MARKER, sizeof(ALLOW_MARKER) - 1))
+		if (ae > as && memmem(c->base + as, ae - as, ALLOW_MARKER, sizeof(ALLOW_MARKER) - 1)) {
+			c->last_nl = keep_nl;
 			return;
+		}
 	}
 
 	f = bs_xcalloc(1, sizeof(*f));
@@ -372,7 +385,7 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 	f->invalid = cd->invalid != NULL;
 	f->invalid_reason = cd->invalid ? bs_xstrdup(cd->invalid) : NULL;
 	f->path = bs_xstrdup(c->path);
-	f->line = c->line_no;
+	f->line = line_no;
 	f->column = cd->sec_start - (uint64_t)(c->last_nl + 1) + 1;
 	f->offset = c->in.base_offset + cd->sec_start;
 	f->secret = bs_xmemdup(c->base + sec_rel, sec_len);
@@ -406,6 +419,7 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 	f->line_text = bs_text_line_excerpt(c->base, ls, le, sec_rel, sec_rel + sec_len, LINE_CONTEXT, ranges,
 					    n_ranges, (uint64_t)(c->last_nl + 1) < c->base_abs);
 	free(ranges);
+	c->last_nl = keep_nl;
 
 	if (c->in.on_finding && c->in.on_finding(c->in.ud, f)) {
 		bs_finding_free(f);
