@@ -111,6 +111,18 @@ static void build_segments(safety *sf)
 	}
 }
 
+/* Occurrences of the rule's keywords in s[0, len) (exact bytes; enough to tell dense segments). */
+static size_t keyword_count(const bs_rule *r, const char *s, size_t len)
+{
+	size_t n = 0;
+	for (size_t k = 0; k < r->n_keywords; k++) {
+		size_t kl = strlen(r->keywords[k]);
+		for (const char *p = s; (p = memmem(p, len - (size_t)(p - s), r->keywords[k], kl)); p++)
+			n++;
+	}
+	return n;
+}
+
 int bs_rule_check_safety(bs_rule *r, bs_error *err)
 {
 	safety sf;
@@ -166,17 +178,27 @@ int bs_rule_check_safety(bs_rule *r, bs_error *err)
 		off += len + 1;
 	}
 
-	/* 1 MB of those segments through the engine as a scan runs it. */
+	/* 1 MB of those segments through the engine as a scan runs it. Segments dense with keywords
+	 * (the keyword or an example repeated) were tried alone above; in the engine each hit would
+	 * be a window and, for a rule that matches them, a finding: a million for a one-byte rule. */
 	{
 		bs_ruleset *rs = bs_ruleset_new();
 		bs_scanner *sc = NULL;
 		bs_scan_ctx *ctx = NULL;
 		bs_findings fs = BS_FINDINGS_INIT;
 		bs_scan_input in = { r->source, 1, 0, NULL, NULL };
-		bs_buf big = BS_BUF_INIT;
+		bs_buf big = BS_BUF_INIT, sparse = BS_BUF_INIT;
 		bs_ruleset_add_borrowed(rs, r);
-		while (sf.segs.len && big.len < SAFETY_SUBJECT)
-			bs_buf_add(&big, sf.segs.ptr, sf.segs.len);
+		for (size_t off = 0; off < sf.segs.len;) {
+			const char *seg = sf.segs.ptr + off;
+			size_t len = (size_t)((const char *)memchr(seg, '\n', sf.segs.len - off) - seg) + 1;
+			if (keyword_count(r, seg, len) <= 2)
+				bs_buf_add(&sparse, seg, len);
+			off += len;
+		}
+		while (sparse.len && big.len < SAFETY_SUBJECT)
+			bs_buf_add(&big, sparse.ptr, sparse.len);
+		bs_buf_free(&sparse);
 		if ((rc = bs_scanner_new(&sc, rs, NULL, err)) == 0 && (rc = bs_scan_ctx_new(&ctx, sc, err)) == 0) {
 			bs_scan_buffer(ctx, &in, big.ptr, big.len, &fs, err);
 			if (bs_scan_ctx_warnings(ctx) && bs_scan_ctx_warnings(ctx)[0])
