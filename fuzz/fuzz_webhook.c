@@ -197,7 +197,8 @@ static int fw_roundtrip(const bs_buf *req, bs_buf *answer)
 	return status;
 }
 
-/* 1 when body is a JSON array of objects each with a non-empty "token" string (the happy path). */
+/* 1 when body is a JSON array of well-formed items, each with a non-empty "token" string (the
+ * happy path). A token over the receiver's size limit would be a 400: the fuzzer keeps bodies short. */
 static int fw_wellformed(const char *body, size_t len)
 {
 	cJSON *j = bs_json_parse_exact(body, len); /* one JSON value, nothing after it */
@@ -206,7 +207,12 @@ static int fw_wellformed(const char *body, size_t len)
 	cJSON_ArrayForEach(it, j)
 	{
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(it, "token");
-		ok = ok && cJSON_IsObject(it) && cJSON_IsString(t) && t->valuestring[0];
+		const cJSON *ty = cJSON_GetObjectItemCaseSensitive(it, "type");
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(it, "url");
+		const cJSON *so = cJSON_GetObjectItemCaseSensitive(it, "source");
+		/* docs/webhook.md: "type" a string when present; "url" and "source" strings or null. */
+		ok = ok && cJSON_IsObject(it) && cJSON_IsString(t) && t->valuestring[0] && (!ty || cJSON_IsString(ty)) &&
+		     (!u || cJSON_IsString(u) || cJSON_IsNull(u)) && (!so || cJSON_IsString(so) || cJSON_IsNull(so));
 	}
 	cJSON_Delete(j);
 	return ok;

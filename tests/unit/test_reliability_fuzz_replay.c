@@ -1,5 +1,6 @@
-/* Replays every committed fuzz input (fuzz/corpus/TARGET/ seeds and fuzz/regressions/TARGET/,
- * the inputs that once crashed or broke an invariant) through the fuzz targets' own code, in the
+/* Replays every committed fuzz input (fuzz/corpus/TARGET/ seeds and
+ * tests/fixtures/fuzz-regressions/TARGET/, the inputs that once crashed or broke an invariant:
+ * under tests/fixtures/ because some hold real-looking tokens taken from rule examples) through the fuzz targets' own code, in the
  * normal build and under ASan/UBSan. A target aborts on a broken invariant, which fails the test.
  * The targets are compiled in here with their entry points renamed (fuzz/fuzz.h). */
 #include <criterion/criterion.h>
@@ -47,10 +48,10 @@
 
 typedef int (*fuzz_fn)(const uint8_t *, size_t);
 
-/* Runs fn over every file of fuzz/DIR/TARGET; returns how many. */
+/* Runs fn over every file of BS_SOURCE_DIR/DIR/TARGET; returns how many. */
 static size_t replay_dir(fuzz_fn fn, const char *dir, const char *target)
 {
-	char *path = bs_xasprintf("%s/fuzz/%s/%s", BS_SOURCE_DIR, dir, target);
+	char *path = bs_xasprintf("%s/%s/%s", BS_SOURCE_DIR, dir, target);
 	DIR *d = opendir(path);
 	struct dirent *de;
 	size_t n = 0;
@@ -84,8 +85,8 @@ static size_t replay_dir(fuzz_fn fn, const char *dir, const char *target)
 
 static void replay(fuzz_fn fn, const char *target)
 {
-	size_t seeds = replay_dir(fn, "corpus", target);
-	replay_dir(fn, "regressions", target);
+	size_t seeds = replay_dir(fn, "fuzz/corpus", target);
+	replay_dir(fn, "tests/fixtures/fuzz-regressions", target);
 	cr_assert_gt(seeds, 0, "no seed corpus for %s", target);
 }
 

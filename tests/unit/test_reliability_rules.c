@@ -190,7 +190,7 @@ Test(reliability_rules, a_catastrophic_regex_met_mid_scan_is_bounded_reported_an
 }
 
 /* A rules directory with no *.json file used to reach qsort(NULL, 0, ...) (undefined behaviour;
- * UBSan aborts). Found by fuzz_config: fuzz/regressions/fuzz_config/rule-files-names-an-empty-directory. */
+ * UBSan aborts). Found by fuzz_config: tests/fixtures/fuzz-regressions/fuzz_config/rule-files-names-an-empty-directory. */
 Test(reliability_rules, an_empty_rules_directory_loads_nothing_and_is_not_an_error)
 {
 	char *dir = bs_test_mkdtemp();
