@@ -264,26 +264,29 @@ int BS_FUZZ_ENTRY(const uint8_t *data, size_t size)
 	bs_buf_addf(&req, "Content-Length: %zu\r\n\r\n", (flags & 64) ? len / 2 : len);
 	bs_buf_add(&req, body, len);
 	status = fw_roundtrip(&req, &answer);
-	if (status == 0 && !(flags & 32)) {
+	if (status == 0) {
 		/* No answer at all (a loaded machine, a reset under two fuzzers): once more, then it counts. */
 		bs_buf_reset(&answer);
 		usleep(100 * 1000);
 		status = fw_roundtrip(&req, &answer);
 	}
 
+	/* Bytes the server never reads (a shorter declared length, or framing broken by a raw header)
+	 * make its close a TCP reset, which may discard its answer before we read it: no status. */
+	int may_vanish = extra != NULL || ((flags & 64) && len > 0);
 	signed_ok = (flags & 1) && !(flags & 4) && !(flags & 8) && !(flags & 16) && !((flags & 64) && len > 0) &&
 		    !(flags & 128);
 	if (flags & 128) {
-		BS_FUZZ_CHECK(status == 404 || status == 400 || (extra && status == 0), "wrong path answered %d", status);
+		BS_FUZZ_CHECK(status == 404 || status == 400 || (may_vanish && status == 0), "wrong path answered %d", status);
 	} else if (!signed_ok) {
-		BS_FUZZ_CHECK(status == 401 || status == 400 || status == 413 || (extra && status == 0),
+		BS_FUZZ_CHECK(status == 401 || status == 400 || status == 413 || (may_vanish && status == 0),
 			      "unsigned request answered %d: %.200s", status, answer.ptr);
 	} else {
 		/* A raw extra header may break the request's framing (a NUL, a second Content-Length):
 		 * the server then reads another body than the one signed (401), or libmicrohttpd drops
 		 * the connection without an answer (0); neither is a crash. */
 		BS_FUZZ_CHECK(status == 200 || status == 400 || status == 413 || status == 503 ||
-				      (extra && (status == 401 || status == 0)),
+				      (extra && status == 401) || (may_vanish && status == 0),
 			      "signed request answered %d", status);
 		if (!extra && fw_wellformed(body, len) && len < 60000)
 			BS_FUZZ_CHECK(status == 200, "a signed well-formed request answered %d: %.300s", status, answer.ptr);
