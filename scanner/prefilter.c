@@ -86,6 +86,10 @@ struct bs_prefilter {
 	 * each bucket in ent[bucket_start[b] .. bucket_start[b+1]). */
 	uint8_t lo[PF_FP][16];
 	uint8_t hi[PF_FP][16];
+	/* The exact bucket sets for every byte value at each fingerprint position
+	 * (the AVX-512 VBMI path looks bytes up in all 256 entries, so nibble
+	 * pairs never alias: far fewer false candidates). */
+	uint8_t exact[PF_FP][256];
 	pf_entries ent;
 	uint32_t bucket_start[PF_BUCKETS + 1];
 	pf_scan_fn scan;
@@ -613,6 +617,17 @@ static double build_teddy(bs_prefilter *pf)
 			E->idx[at] = (uint32_t)i;
 			at++;
 
+			for (size_t j = 0; j < PF_FP; j++) {
+				if (j >= k->len) {
+					for (int x = 0; x < 256; x++)
+						pf->exact[j][x] |= (uint8_t)(1u << b);
+					continue;
+				}
+				uint8_t v[2];
+				int nv = variants(k, j, v);
+				for (int a = 0; a < nv; a++)
+					pf->exact[j][v[a]] |= (uint8_t)(1u << b);
+			}
 			pf_group kg = keyword_group(k);
 			for (int j = 0; j < PF_FP; j++)
 				for (int x = 0; x < 16; x++) {
@@ -749,10 +764,47 @@ __attribute__((target("ssse3"))) static int scan_ssse3(const bs_prefilter *pf, c
 	return scan_scalar_from(pf, buf, len, i, cb, ud);
 }
 
+/* The buckets that may start at each of the 32 offsets p .. p + 31. Written
+ * out for PF_FP == 4 so that the eight tables stay in registers. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i teddy32(const uint8_t *p, const __m256i *lo,
+                                                                             const __m256i *hi, __m256i nib)
+{
+	__m256i v0 = _mm256_loadu_si256((const __m256i *)p);
+	__m256i v1 = _mm256_loadu_si256((const __m256i *)(p + 1));
+	__m256i v2 = _mm256_loadu_si256((const __m256i *)(p + 2));
+	__m256i v3 = _mm256_loadu_si256((const __m256i *)(p + 3));
+	__m256i a0 = _mm256_and_si256(_mm256_shuffle_epi8(lo[0], _mm256_and_si256(v0, nib)),
+	                              _mm256_shuffle_epi8(hi[0], _mm256_and_si256(_mm256_srli_epi16(v0, 4), nib)));
+	__m256i a1 = _mm256_and_si256(_mm256_shuffle_epi8(lo[1], _mm256_and_si256(v1, nib)),
+	                              _mm256_shuffle_epi8(hi[1], _mm256_and_si256(_mm256_srli_epi16(v1, 4), nib)));
+	__m256i a2 = _mm256_and_si256(_mm256_shuffle_epi8(lo[2], _mm256_and_si256(v2, nib)),
+	                              _mm256_shuffle_epi8(hi[2], _mm256_and_si256(_mm256_srli_epi16(v2, 4), nib)));
+	__m256i a3 = _mm256_and_si256(_mm256_shuffle_epi8(lo[3], _mm256_and_si256(v3, nib)),
+	                              _mm256_shuffle_epi8(hi[3], _mm256_and_si256(_mm256_srli_epi16(v3, 4), nib)));
+	return _mm256_and_si256(_mm256_and_si256(a0, a1), _mm256_and_si256(a2, a3));
+}
+
+/* Verifies the offsets i + bit for the set bits of m, with res[bit] their buckets. */
+__attribute__((target("avx2"))) static int verify_block_avx2(const bs_prefilter *pf, const uint8_t *buf, size_t len,
+                                                             size_t i, uint64_t m, const uint8_t *res,
+                                                             bs_prefilter_cb cb, void *ud)
+{
+	do {
+		int bit = __builtin_ctzll(m);
+		m &= m - 1;
+		int rc = verify_at_avx2(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
+		if (rc)
+			return rc;
+	} while (m);
+	return 0;
+}
+
+/* 64 bytes per iteration, one well-predicted branch for both halves: almost
+ * every block has no candidate. */
 __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, const uint8_t *buf, size_t len,
                                                      bs_prefilter_cb cb, void *ud)
 {
-	enum { W = 32 };
+	_Static_assert(PF_FP == 4, "teddy32 is written for four fingerprint bytes");
 	__m256i lo[PF_FP], hi[PF_FP];
 	for (int j = 0; j < PF_FP; j++) {
 		lo[j] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)pf->lo[j]));
@@ -761,26 +813,70 @@ __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, con
 	const __m256i nib = _mm256_set1_epi8(0x0f);
 	const __m256i zero = _mm256_setzero_si256();
 	size_t i = 0;
-	for (; i + W + PF_FP - 1 <= len; i += W) {
-		__m256i acc = _mm256_set1_epi8((char)0xff);
-		for (int j = 0; j < PF_FP; j++) {
-			__m256i v = _mm256_loadu_si256((const __m256i *)(buf + i + j));
-			__m256i l = _mm256_shuffle_epi8(lo[j], _mm256_and_si256(v, nib));
-			__m256i h = _mm256_shuffle_epi8(hi[j], _mm256_and_si256(_mm256_srli_epi16(v, 4), nib));
-			acc = _mm256_and_si256(acc, _mm256_and_si256(l, h));
-		}
-		uint32_t m = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(acc, zero));
-		if (!m)
+	for (; i + 64 + PF_FP - 1 <= len; i += 64) {
+		__m256i a = teddy32(buf + i, lo, hi, nib);
+		__m256i b = teddy32(buf + i + 32, lo, hi, nib);
+		__m256i any = _mm256_or_si256(a, b);
+		if (__builtin_expect(_mm256_testz_si256(any, any), 1))
 			continue;
-		uint8_t res[W];
-		_mm256_storeu_si256((__m256i *)res, acc);
-		do {
-			int bit = __builtin_ctz(m);
-			m &= m - 1;
-			int rc = verify_at_avx2(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
-			if (rc)
-				return rc;
-		} while (m);
+		uint64_t m = (uint64_t)(uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero)) |
+		             (uint64_t)(uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, zero)) << 32;
+		uint8_t res[64];
+		_mm256_storeu_si256((__m256i *)res, a);
+		_mm256_storeu_si256((__m256i *)(res + 32), b);
+		int rc = verify_block_avx2(pf, buf, len, i, m, res, cb, ud);
+		if (rc)
+			return rc;
+	}
+	for (; i + 32 + PF_FP - 1 <= len; i += 32) {
+		__m256i a = teddy32(buf + i, lo, hi, nib);
+		if (_mm256_testz_si256(a, a))
+			continue;
+		uint64_t m = (uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero));
+		uint8_t res[32];
+		_mm256_storeu_si256((__m256i *)res, a);
+		int rc = verify_block_avx2(pf, buf, len, i, m, res, cb, ud);
+		if (rc)
+			return rc;
+	}
+	return scan_scalar_from(pf, buf, len, i, cb, ud);
+}
+
+/* The buckets for the 64 bytes at v, looked up in the 256-entry table t[4]:
+ * VPERMI2B indexes 128 entries by the low 7 bits, the sign bit picks the half. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline __m512i exact64(__m512i v,
+                                                                                                    const __m512i *t)
+{
+	__m512i lo = _mm512_permutex2var_epi8(t[0], v, t[1]);
+	__m512i hi = _mm512_permutex2var_epi8(t[2], v, t[3]);
+	return _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi);
+}
+
+/* As scan_avx2, 64 offsets per iteration with exact byte tables: one lookup
+ * per byte instead of a pair of nibble lookups, and no nibble aliasing. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,avx2"))) static int
+scan_avx512(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud)
+{
+	_Static_assert(PF_FP == 4, "scan_avx512 is written for four fingerprint bytes");
+	__m512i t[PF_FP][4];
+	for (int j = 0; j < PF_FP; j++)
+		for (int q = 0; q < 4; q++)
+			t[j][q] = _mm512_loadu_si512((const void *)(pf->exact[j] + 64 * q));
+	size_t i = 0;
+	for (; i + 64 + PF_FP - 1 <= len; i += 64) {
+		__m512i a0 = exact64(_mm512_loadu_si512((const void *)(buf + i)), t[0]);
+		__m512i a1 = exact64(_mm512_loadu_si512((const void *)(buf + i + 1)), t[1]);
+		__m512i a2 = exact64(_mm512_loadu_si512((const void *)(buf + i + 2)), t[2]);
+		__m512i a3 = exact64(_mm512_loadu_si512((const void *)(buf + i + 3)), t[3]);
+		__m512i acc = _mm512_and_si512(_mm512_and_si512(a0, a1), _mm512_and_si512(a2, a3));
+		uint64_t m = _mm512_test_epi8_mask(acc, acc);
+		if (__builtin_expect(!m, 1))
+			continue;
+		uint8_t res[64];
+		_mm512_storeu_si512((void *)res, acc);
+		int rc = verify_block_avx2(pf, buf, len, i, m, res, cb, ud);
+		if (rc)
+			return rc;
 	}
 	return scan_scalar_from(pf, buf, len, i, cb, ud);
 }
@@ -823,7 +919,7 @@ static int scan_neon(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_
 #endif
 #endif /* PF_SIMD */
 
-/* BSTSCAN_PREFILTER=scalar|ssse3|avx2|neon forces a strategy (for tests and
+/* BSTSCAN_PREFILTER=scalar|ssse3|avx2|avx512|neon forces a strategy (for tests and
  * benchmarks); a SIMD one the CPU lacks falls back to the best it has. */
 static void choose_strategy(bs_prefilter *pf)
 {
@@ -834,13 +930,18 @@ static void choose_strategy(bs_prefilter *pf)
 		return;
 #if PF_X86
 	int want_ssse3 = want && strcmp(want, "ssse3") == 0;
-	int forced = want_ssse3 || (want && strcmp(want, "avx2") == 0);
+	int want_avx2 = want && strcmp(want, "avx2") == 0;
+	int forced = want_ssse3 || want_avx2 || (want && strcmp(want, "avx512") == 0);
 	if (!__builtin_cpu_supports("ssse3"))
 		return;
 	double fire = build_teddy(pf);
 	if (!forced && fire > PF_TEDDY_MAX_FIRE)
 		return;
-	if (__builtin_cpu_supports("avx2") && !want_ssse3) {
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi") && !want_ssse3 && !want_avx2) {
+		pf->scan = scan_avx512;
+		pf->strategy = "teddy-avx512vbmi";
+	} else if (__builtin_cpu_supports("avx2") && !want_ssse3) {
 		pf->scan = scan_avx2;
 		pf->strategy = "teddy-avx2";
 	} else {

@@ -80,7 +80,7 @@ static uint64_t rnd(void)
 
 /* The strategies the test forces through BSTSCAN_PREFILTER; "auto" lets the
  * prefilter choose. */
-static const char *const strategies[] = {"scalar", "ssse3", "avx2", "neon", "auto"};
+static const char *const strategies[] = {"scalar", "ssse3", "avx2", "avx512", "neon", "auto"};
 #define N_STRATEGIES (sizeof(strategies) / sizeof(strategies[0]))
 
 static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const size_t *lens, const int *nocase,
@@ -104,6 +104,9 @@ static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const 
 		cr_assert_str_eq(name, "teddy-ssse3");
 	if (strcmp(strategy, "avx2") == 0 && __builtin_cpu_supports("avx2"))
 		cr_assert_str_eq(name, "teddy-avx2");
+	if (strcmp(strategy, "avx512") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi"))
+		cr_assert_str_eq(name, "teddy-avx512vbmi");
 #elif defined(__aarch64__)
 	if (strcmp(strategy, "neon") == 0)
 		cr_assert_str_eq(name, "teddy-neon");
@@ -380,7 +383,10 @@ Test(prefilter, rule_pack_gets_simd_strategy_when_cpu_has_it)
 	bs_prefilter *pf = make_pf("auto", pack, lens, NULL, N_PACK);
 	const char *name = bs_prefilter_strategy(pf);
 #if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx2"))
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi"))
+		cr_assert_str_eq(name, "teddy-avx512vbmi");
+	else if (__builtin_cpu_supports("avx2"))
 		cr_assert_str_eq(name, "teddy-avx2");
 	else if (__builtin_cpu_supports("ssse3"))
 		cr_assert_str_eq(name, "teddy-ssse3");
@@ -437,4 +443,16 @@ Test(prefilter, many_keywords)
 		nocase[i] = (int)(rnd() % 2);
 	}
 	random_round(kw, lens, nocase, N, 9);
+}
+
+Test(prefilter, keywords_with_high_bytes_random)
+{
+	/* Bytes >= 0x80 take the other half of the AVX-512 byte tables. */
+	const char *kw[] = {"\x80\x81\xfe\x7f",         "\xc3\xa9t\xc3", "\x7f\x80", "a\xffz",
+	                    "\xfe\xfe\xfe\xfe\xfe\xfe", "ghp_"};
+	size_t lens[6];
+	set_lens(lens, kw, 6);
+	int nocase[] = {0, 1, 0, 1, 0, 1};
+	for (uint64_t seed = 1; seed <= 4; seed++)
+		random_round(kw, lens, seed % 2 ? nocase : NULL, 6, seed);
 }
