@@ -90,6 +90,7 @@ struct bs_prefilter {
 	 * (the AVX-512 VBMI path looks bytes up in all 256 entries, so nibble
 	 * pairs never alias: far fewer false candidates). */
 	uint8_t exact[PF_FP][256];
+	int exact_high_uniform; /* exact[j][128 .. 255] all equal exact[j][128], for every j */
 	pf_entries ent;
 	uint32_t bucket_start[PF_BUCKETS + 1];
 	pf_scan_fn scan;
@@ -646,6 +647,11 @@ static double build_teddy(bs_prefilter *pf)
 		}
 	}
 	pf->bucket_start[PF_BUCKETS] = (uint32_t)at;
+	pf->exact_high_uniform = 1;
+	for (int j = 0; j < PF_FP; j++)
+		for (int x = 129; x < 256; x++)
+			if (pf->exact[j][x] != pf->exact[j][128])
+				pf->exact_high_uniform = 0;
 	free(bucket_of);
 	return fire;
 }
@@ -784,18 +790,32 @@ __attribute__((target("avx2"), always_inline)) static inline __m256i teddy32(con
 	return _mm256_and_si256(_mm256_and_si256(a0, a1), _mm256_and_si256(a2, a3));
 }
 
-/* Verifies the offsets i + bit for the set bits of m, with res[bit] their buckets. */
-__attribute__((target("avx2"))) static int verify_block_avx2(const bs_prefilter *pf, const uint8_t *buf, size_t len,
-                                                             size_t i, uint64_t m, const uint8_t *res,
-                                                             bs_prefilter_cb cb, void *ud)
+/* A 64-byte block with candidates: offsets at + bit for the set bits of m,
+ * res[bit] their buckets. The SIMD loops queue up to PF_QUEUE of them and
+ * verify the queue after every PF_QUEUE blocks, so that the tables leave
+ * their registers (verification calls out) once per segment, not once per
+ * block with a candidate; the queue keeps the ascending order. */
+#define PF_QUEUE 32
+typedef struct pf_block {
+	uint8_t res[64];
+	size_t at;
+	uint64_t m;
+} pf_block;
+
+__attribute__((target("avx2"), noinline)) static int verify_queue(const bs_prefilter *pf, const uint8_t *buf,
+                                                                  size_t len, const pf_block *q, size_t nq,
+                                                                  bs_prefilter_cb cb, void *ud)
 {
-	do {
-		int bit = __builtin_ctzll(m);
-		m &= m - 1;
-		int rc = verify_at_avx2(pf, buf, len, i + (size_t)bit, res[bit], cb, ud);
-		if (rc)
-			return rc;
-	} while (m);
+	for (size_t k = 0; k < nq; k++) {
+		uint64_t m = q[k].m;
+		do {
+			int bit = __builtin_ctzll(m);
+			m &= m - 1;
+			int rc = verify_at_avx2(pf, buf, len, q[k].at + (size_t)bit, q[k].res[bit], cb, ud);
+			if (rc)
+				return rc;
+		} while (m);
+	}
 	return 0;
 }
 
@@ -812,6 +832,8 @@ __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, con
 	}
 	const __m256i nib = _mm256_set1_epi8(0x0f);
 	const __m256i zero = _mm256_setzero_si256();
+	/* Verified at once: queueing blocks as scan_avx512 does measured slower here. */
+	pf_block q[1];
 	size_t i = 0;
 	for (; i + 64 + PF_FP - 1 <= len; i += 64) {
 		__m256i a = teddy32(buf + i, lo, hi, nib);
@@ -819,37 +841,74 @@ __attribute__((target("avx2"))) static int scan_avx2(const bs_prefilter *pf, con
 		__m256i any = _mm256_or_si256(a, b);
 		if (__builtin_expect(_mm256_testz_si256(any, any), 1))
 			continue;
-		uint64_t m = (uint64_t)(uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero)) |
-		             (uint64_t)(uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, zero)) << 32;
-		uint8_t res[64];
-		_mm256_storeu_si256((__m256i *)res, a);
-		_mm256_storeu_si256((__m256i *)(res + 32), b);
-		int rc = verify_block_avx2(pf, buf, len, i, m, res, cb, ud);
+		q[0].at = i;
+		q[0].m = (uint64_t)(uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero)) |
+		         (uint64_t)(uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, zero)) << 32;
+		_mm256_storeu_si256((__m256i *)q[0].res, a);
+		_mm256_storeu_si256((__m256i *)(q[0].res + 32), b);
+		int rc = verify_queue(pf, buf, len, q, 1, cb, ud);
 		if (rc)
 			return rc;
 	}
-	for (; i + 32 + PF_FP - 1 <= len; i += 32) {
+	if (i + 32 + PF_FP - 1 <= len) {
 		__m256i a = teddy32(buf + i, lo, hi, nib);
-		if (_mm256_testz_si256(a, a))
-			continue;
-		uint64_t m = (uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero));
-		uint8_t res[32];
-		_mm256_storeu_si256((__m256i *)res, a);
-		int rc = verify_block_avx2(pf, buf, len, i, m, res, cb, ud);
-		if (rc)
-			return rc;
+		if (!_mm256_testz_si256(a, a)) {
+			q[0].at = i;
+			q[0].m = (uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero));
+			_mm256_storeu_si256((__m256i *)q[0].res, a);
+			int rc = verify_queue(pf, buf, len, q, 1, cb, ud);
+			if (rc)
+				return rc;
+		}
+		i += 32;
 	}
 	return scan_scalar_from(pf, buf, len, i, cb, ud);
 }
 
 /* The buckets for the 64 bytes at v, looked up in the 256-entry table t[4]:
- * VPERMI2B indexes 128 entries by the low 7 bits, the sign bit picks the half. */
-__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline __m512i exact64(__m512i v,
-                                                                                                    const __m512i *t)
+ * VPERMI2B indexes 128 entries by the low 7 bits, the sign bit picks the
+ * half. When every byte >= 0x80 has the same entry (no keyword has such a
+ * byte there), one lookup and a masked move do: the usual case. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) static inline __m512i
+exact64(__m512i v, const __m512i *t, int uniform_high)
 {
 	__m512i lo = _mm512_permutex2var_epi8(t[0], v, t[1]);
+	if (uniform_high)
+		return _mm512_mask_mov_epi8(lo, _mm512_movepi8_mask(v), t[2]);
 	__m512i hi = _mm512_permutex2var_epi8(t[2], v, t[3]);
 	return _mm512_mask_blend_epi8(_mm512_movepi8_mask(v), lo, hi);
+}
+
+/* t[j][2] is the uniform entry broadcast when uniform_high. */
+__attribute__((target("avx512f,avx512bw,avx512vbmi,avx2"), always_inline)) static inline int
+scan_avx512_body(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud,
+                 __m512i t[PF_FP][4], int uniform_high)
+{
+	pf_block q[PF_QUEUE];
+	size_t i = 0;
+	while (i + 64 + PF_FP - 1 <= len) {
+		size_t nq = 0;
+		for (int k = 0; k < PF_QUEUE && i + 64 + PF_FP - 1 <= len; k++, i += 64) {
+			__m512i a0 = exact64(_mm512_loadu_si512((const void *)(buf + i)), t[0], uniform_high);
+			__m512i a1 = exact64(_mm512_loadu_si512((const void *)(buf + i + 1)), t[1], uniform_high);
+			__m512i a2 = exact64(_mm512_loadu_si512((const void *)(buf + i + 2)), t[2], uniform_high);
+			__m512i a3 = exact64(_mm512_loadu_si512((const void *)(buf + i + 3)), t[3], uniform_high);
+			__m512i acc = _mm512_and_si512(_mm512_and_si512(a0, a1), _mm512_and_si512(a2, a3));
+			uint64_t m = _mm512_test_epi8_mask(acc, acc);
+			if (__builtin_expect(!m, 1))
+				continue;
+			q[nq].at = i;
+			q[nq].m = m;
+			_mm512_storeu_si512((void *)q[nq].res, acc);
+			nq++;
+		}
+		if (nq) {
+			int rc = verify_queue(pf, buf, len, q, nq, cb, ud);
+			if (rc)
+				return rc;
+		}
+	}
+	return scan_scalar_from(pf, buf, len, i, cb, ud);
 }
 
 /* As scan_avx2, 64 offsets per iteration with exact byte tables: one lookup
@@ -859,26 +918,20 @@ scan_avx512(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter
 {
 	_Static_assert(PF_FP == 4, "scan_avx512 is written for four fingerprint bytes");
 	__m512i t[PF_FP][4];
-	for (int j = 0; j < PF_FP; j++)
-		for (int q = 0; q < 4; q++)
-			t[j][q] = _mm512_loadu_si512((const void *)(pf->exact[j] + 64 * q));
-	size_t i = 0;
-	for (; i + 64 + PF_FP - 1 <= len; i += 64) {
-		__m512i a0 = exact64(_mm512_loadu_si512((const void *)(buf + i)), t[0]);
-		__m512i a1 = exact64(_mm512_loadu_si512((const void *)(buf + i + 1)), t[1]);
-		__m512i a2 = exact64(_mm512_loadu_si512((const void *)(buf + i + 2)), t[2]);
-		__m512i a3 = exact64(_mm512_loadu_si512((const void *)(buf + i + 3)), t[3]);
-		__m512i acc = _mm512_and_si512(_mm512_and_si512(a0, a1), _mm512_and_si512(a2, a3));
-		uint64_t m = _mm512_test_epi8_mask(acc, acc);
-		if (__builtin_expect(!m, 1))
-			continue;
-		uint8_t res[64];
-		_mm512_storeu_si512((void *)res, acc);
-		int rc = verify_block_avx2(pf, buf, len, i, m, res, cb, ud);
-		if (rc)
-			return rc;
+	for (int j = 0; j < PF_FP; j++) {
+		t[j][0] = _mm512_loadu_si512((const void *)pf->exact[j]);
+		t[j][1] = _mm512_loadu_si512((const void *)(pf->exact[j] + 64));
+		if (pf->exact_high_uniform) {
+			t[j][2] = _mm512_set1_epi8((char)pf->exact[j][128]);
+			t[j][3] = t[j][2];
+		} else {
+			t[j][2] = _mm512_loadu_si512((const void *)(pf->exact[j] + 128));
+			t[j][3] = _mm512_loadu_si512((const void *)(pf->exact[j] + 192));
+		}
 	}
-	return scan_scalar_from(pf, buf, len, i, cb, ud);
+	if (pf->exact_high_uniform)
+		return scan_avx512_body(pf, buf, len, cb, ud, t, 1);
+	return scan_avx512_body(pf, buf, len, cb, ud, t, 0);
 }
 #endif
 
