@@ -915,10 +915,24 @@ scan_avx512_body(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_pref
 	while (i + 64 + PF_FP - 1 <= len) {
 		size_t nq = 0;
 		for (int k = 0; k < PF_QUEUE && i + 64 + PF_FP - 1 <= len; k++, i += 64) {
-			__m512i a0 = exact64(_mm512_loadu_si512((const void *)(buf + i)), t[0], uniform_high);
-			__m512i a1 = exact64(_mm512_loadu_si512((const void *)(buf + i + 1)), t[1], uniform_high);
-			__m512i a2 = exact64(_mm512_loadu_si512((const void *)(buf + i + 2)), t[2], uniform_high);
-			__m512i a3 = exact64(_mm512_loadu_si512((const void *)(buf + i + 3)), t[3], uniform_high);
+			__m512i v0 = _mm512_loadu_si512((const void *)(buf + i));
+			__m512i v1 = _mm512_loadu_si512((const void *)(buf + i + 1));
+			__m512i v2 = _mm512_loadu_si512((const void *)(buf + i + 2));
+			__m512i v3 = _mm512_loadu_si512((const void *)(buf + i + 3));
+			__m512i a0, a1, a2, a3;
+			/* v0 and v3 cover all 67 bytes: when none is >= 0x80 (nearly
+			 * always in source text), the 7-bit lookups are exact. */
+			if (__builtin_expect(!_mm512_movepi8_mask(_mm512_or_si512(v0, v3)), 1)) {
+				a0 = _mm512_permutex2var_epi8(t[0][0], v0, t[0][1]);
+				a1 = _mm512_permutex2var_epi8(t[1][0], v1, t[1][1]);
+				a2 = _mm512_permutex2var_epi8(t[2][0], v2, t[2][1]);
+				a3 = _mm512_permutex2var_epi8(t[3][0], v3, t[3][1]);
+			} else {
+				a0 = exact64(v0, t[0], uniform_high);
+				a1 = exact64(v1, t[1], uniform_high);
+				a2 = exact64(v2, t[2], uniform_high);
+				a3 = exact64(v3, t[3], uniform_high);
+			}
 			__m512i acc = _mm512_and_si512(_mm512_and_si512(a0, a1), _mm512_and_si512(a2, a3));
 			uint64_t m = _mm512_test_epi8_mask(acc, acc);
 			if (!branch_free && __builtin_expect(!m, 1))
