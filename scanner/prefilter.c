@@ -294,6 +294,8 @@ static const uint16_t src_freq[256] = {
 typedef struct pf_group {
 	uint16_t lo[PF_FP], hi[PF_FP];
 	size_t nkw;
+	uint64_t bytes[PF_FP][4]; /* the exact byte sets (for the AVX-512 tables) */
+	int exact;                /* cost by bytes, not by nibble pairs */
 } pf_group;
 
 /* Bigrams of the same sources with their frequency rounded down to a power
@@ -414,6 +416,18 @@ static int nibble_bytes(uint16_t lo, uint16_t hi, uint8_t out[256])
 /* Expected verification work per offset: the chance that the bucket fires
  * (a first-order Markov chain over the fingerprint positions) times the
  * entries to check then (plus a fixed cost for the branch). */
+/* The bytes of position j that group g accepts; returns how many. */
+static int group_bytes(const pf_group *g, int j, uint8_t out[256])
+{
+	if (!g->exact)
+		return nibble_bytes(g->lo[j], g->hi[j], out);
+	int n = 0;
+	for (int w = 0; w < 4; w++)
+		for (uint64_t b = g->bytes[j][w]; b; b &= b - 1)
+			out[n++] = (uint8_t)(w * 64 + __builtin_ctzll(b));
+	return n;
+}
+
 static double group_cost(const pf_model *m, const pf_group *g)
 {
 	/* Trailing positions that accept every byte (short keywords) do not change the chance. */
@@ -421,13 +435,13 @@ static double group_cost(const pf_model *m, const pf_group *g)
 	while (last > 0 && g->lo[last] == 0xffff && g->hi[last] == 0xffff)
 		last--;
 	uint8_t set[2][256];
-	int ns = nibble_bytes(g->lo[0], g->hi[0], set[0]);
+	int ns = group_bytes(g, 0, set[0]);
 	double v[256], nv[256];
 	for (int i = 0; i < ns; i++)
 		v[set[0][i]] = m->uni[set[0][i]];
 	for (int j = 1; j <= last; j++) {
 		uint8_t *prev = set[(j - 1) & 1], *cur = set[j & 1];
-		int nc = nibble_bytes(g->lo[j], g->hi[j], cur);
+		int nc = group_bytes(g, j, cur);
 		for (int i = 0; i < nc; i++) {
 			double s = 0;
 			for (int k = 0; k < ns; k++)
@@ -451,16 +465,22 @@ static pf_group group_merge(const pf_group *a, const pf_group *b)
 		g.lo[j] = a->lo[j] | b->lo[j];
 		g.hi[j] = a->hi[j] | b->hi[j];
 	}
+	for (int j = 0; j < PF_FP; j++)
+		for (int w = 0; w < 4; w++)
+			g.bytes[j][w] = a->bytes[j][w] | b->bytes[j][w];
+	g.exact = a->exact;
 	g.nkw = a->nkw + b->nkw;
 	return g;
 }
 
-static pf_group keyword_group(const pf_keyword *k)
+static pf_group keyword_group(const pf_keyword *k, int exact)
 {
-	pf_group g = {{0}, {0}, 1};
+	pf_group g = {{0}, {0}, 1, {{0}}, exact};
 	for (size_t j = 0; j < PF_FP; j++) {
 		if (j >= k->len) {
 			g.lo[j] = g.hi[j] = 0xffff;
+			for (int w = 0; w < 4; w++)
+				g.bytes[j][w] = UINT64_MAX;
 			continue;
 		}
 		uint8_t v[2];
@@ -468,6 +488,7 @@ static pf_group keyword_group(const pf_keyword *k)
 		for (int a = 0; a < nv; a++) {
 			g.lo[j] |= (uint16_t)(1u << (v[a] & 15));
 			g.hi[j] |= (uint16_t)(1u << (v[a] >> 4));
+			g.bytes[j][v[a] >> 6] |= 1ull << (v[a] & 63);
 		}
 	}
 	return g;
@@ -486,7 +507,7 @@ static int group_cmp(const pf_group *a, const pf_group *b)
 
 /* Fills bucket_of[i] for every keyword; returns the modelled share of offsets
  * at which some bucket fires. */
-static double assign_buckets(const bs_prefilter *pf, int *bucket_of)
+static double assign_buckets(const bs_prefilter *pf, int *bucket_of, int exact)
 {
 	size_t n = pf->n;
 	if (n == 0)
@@ -495,7 +516,7 @@ static double assign_buckets(const bs_prefilter *pf, int *bucket_of)
 	size_t *order = bs_xmalloc(n * sizeof(*order));
 	int *group_of = bs_xmalloc(n * sizeof(*group_of));
 	for (size_t i = 0; i < n; i++) {
-		kg[i] = keyword_group(&pf->kw[i]);
+		kg[i] = keyword_group(&pf->kw[i], exact);
 		order[i] = i;
 	}
 	/* Insertion sort by fingerprint: n is small, and equal fingerprints end up adjacent. */
@@ -598,10 +619,10 @@ static double assign_buckets(const bs_prefilter *pf, int *bucket_of)
 }
 
 /* Returns the modelled share of offsets at which some bucket fires. */
-static double build_teddy(bs_prefilter *pf)
+static double build_teddy(bs_prefilter *pf, int exact)
 {
 	int *bucket_of = bs_xmalloc((pf->n ? pf->n : 1) * sizeof(*bucket_of));
-	double fire = assign_buckets(pf, bucket_of);
+	double fire = assign_buckets(pf, bucket_of, exact);
 	size_t cap = pf->n + PF_BUCKETS * PF_LANES;
 	pf_entries *E = &pf->ent;
 	E->head = bs_xmalloc(cap * sizeof(uint32_t));
@@ -638,7 +659,7 @@ static double build_teddy(bs_prefilter *pf)
 				for (int a = 0; a < nv; a++)
 					pf->exact[j][v[a]] |= (uint8_t)(1u << b);
 			}
-			pf_group kg = keyword_group(k);
+			pf_group kg = keyword_group(k, 0);
 			for (int j = 0; j < PF_FP; j++)
 				for (int x = 0; x < 16; x++) {
 					if (kg.lo[j] & (1u << x))
@@ -1029,11 +1050,13 @@ static void choose_strategy(bs_prefilter *pf)
 	int forced = want_ssse3 || want_avx2 || (want && strcmp(want, "avx512") == 0);
 	if (!__builtin_cpu_supports("ssse3"))
 		return;
-	double fire = build_teddy(pf);
+	int avx512 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512bw") &&
+	             __builtin_cpu_supports("avx512vbmi") && !want_ssse3 && !want_avx2;
+	/* The AVX-512 tables are exact: buckets are chosen for them, not for nibble pairs. */
+	double fire = build_teddy(pf, avx512);
 	if (!forced && fire > PF_TEDDY_MAX_FIRE)
 		return;
-	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512bw") &&
-	    __builtin_cpu_supports("avx512vbmi") && !want_ssse3 && !want_avx2) {
+	if (avx512) {
 		pf->scan = scan_avx512;
 		pf->strategy = "teddy-avx512vbmi";
 	} else if (__builtin_cpu_supports("avx2") && !want_ssse3) {
@@ -1046,7 +1069,7 @@ static void choose_strategy(bs_prefilter *pf)
 #elif PF_NEON
 	/* NEON is part of the AArch64 base ISA: no run-time check. */
 	int forced = want && strcmp(want, "neon") == 0;
-	double fire = build_teddy(pf);
+	double fire = build_teddy(pf, 0);
 	if (!forced && fire > PF_TEDDY_MAX_FIRE)
 		return;
 	pf->scan = scan_neon;
