@@ -969,6 +969,27 @@ scan_avx512_body(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_pref
 				return rc;
 		}
 	}
+	/* The last offsets whose four bytes fit, in one block of masked loads (no
+	 * read past the end); the scalar path only takes the last three. */
+	if (i + PF_FP <= len) {
+		__m512i a[PF_FP];
+		for (int j = 0; j < PF_FP; j++) {
+			size_t avail = len - i - (size_t)j;
+			__mmask64 lm = avail >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << avail) - 1;
+			a[j] = exact64(_mm512_maskz_loadu_epi8(lm, buf + i + j), t[j], uniform_high);
+		}
+		__m512i acc = _mm512_and_si512(_mm512_and_si512(a[0], a[1]), _mm512_and_si512(a[2], a[3]));
+		size_t offs = len - i - (PF_FP - 1);
+		q[0].at = i;
+		q[0].m = _mm512_test_epi8_mask(acc, acc) & (offs >= 64 ? UINT64_MAX : (UINT64_C(1) << offs) - 1);
+		if (q[0].m) {
+			_mm512_storeu_si512((void *)q[0].res, acc);
+			int rc = verify_queue(pf, buf, len, q, 1, cb, ud);
+			if (rc)
+				return rc;
+		}
+		i += offs;
+	}
 	return scan_scalar_from(pf, buf, len, i, cb, ud);
 }
 
