@@ -889,17 +889,27 @@ scan_avx2_body(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefil
 				return rc;
 		}
 	}
-	if (i + 32 + PF_FP - 1 <= len) {
-		__m256i a = teddy32(buf + i, lo, hi, nib);
-		if (!_mm256_testz_si256(a, a)) {
-			q[0].at = i;
-			q[0].m = (uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero));
+	/* The last offsets whose four bytes fit: one more block on a zero-padded
+	 * copy (candidates are verified in buf); the scalar path only takes the
+	 * last three. */
+	if (i + PF_FP <= len) {
+		uint8_t pad[64 + 32] = {0};
+		memcpy(pad, buf + i, len - i);
+		__m256i a = teddy32(pad, lo, hi, nib);
+		__m256i b = teddy32(pad + 32, lo, hi, nib);
+		size_t offs = len - i - (PF_FP - 1);
+		q[0].at = i;
+		q[0].m = ((uint64_t)(uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(a, zero)) |
+		          (uint64_t)(uint32_t)~_mm256_movemask_epi8(_mm256_cmpeq_epi8(b, zero)) << 32) &
+		         (offs >= 64 ? UINT64_MAX : (UINT64_C(1) << offs) - 1);
+		if (q[0].m) {
 			_mm256_storeu_si256((__m256i *)q[0].res, a);
+			_mm256_storeu_si256((__m256i *)(q[0].res + 32), b);
 			int rc = verify_queue(pf, buf, len, q, 1, cb, ud);
 			if (rc)
 				return rc;
 		}
-		i += 32;
+		i += offs;
 	}
 	return scan_scalar_from(pf, buf, len, i, cb, ud);
 }
