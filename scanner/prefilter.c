@@ -37,7 +37,7 @@
  * in a random ~5-20% of 64-byte blocks, so the x86 loops queue blocks
  * branch-free and verify them per 2 KB segment.
  *
- * The portable fallback (and the last three offsets of every buffer) tests, at each offset,
+ * The portable fallback (and the tails of the SIMD scans) tests, at each offset,
  * a hashed bitmap of the first four bytes of the keywords (and a bigram bitmap
  * for keywords shorter than four bytes), then verifies the keywords starting
  * with that byte. It is also chosen when the keywords are so many that every
