@@ -15,6 +15,9 @@
 /* Bytes of the line shown on each side of a secret in line_text. */
 #define LINE_CONTEXT 160
 #define ALLOW_MARKER "bstscan:allow"
+/* How far from the secret, on its line, the allow marker is honoured. The streamed window always
+ * holds this much around a match, so the answer does not depend on chunking or file size. */
+#define ALLOW_REACH (2 * LINE_CONTEXT)
 /* Content is binary when a NUL byte occurs in its first 8000 bytes: the
  * test git and ripgrep use, which spares a pass over every large file. */
 #define BINARY_SNIFF 8000
@@ -246,6 +249,10 @@ static int on_hit(void *ud, size_t kw, size_t off)
 	s0 = h >= c->base_abs + r->max_length ? h - r->max_length : c->base_abs;
 	if (s0 < c->own_from)
 		s0 = c->own_from;
+	/* A rule's matches do not overlap (as a global regex search): one starting inside its previous
+	 * match would report that match's secret a second time. */
+	if (s0 < c->last_end[ri])
+		s0 = c->last_end[ri];
 	sub_start = s0 >= c->base_abs + LOOK_CONTEXT ? s0 - LOOK_CONTEXT : c->base_abs;
 	sub_end = h + r->max_length + LOOK_CONTEXT;
 	if (sub_end > base_end)
@@ -341,17 +348,34 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 	bs_text_range *ranges;
 	size_t n_ranges = 0;
 
+	int64_t keep_nl;
+	uint64_t line_no;
+
 	advance_lines(c, cd->sec_start);
+	keep_nl = c->last_nl;
+	line_no = c->line_no;
 	if ((uint64_t)(c->last_nl + 1) > cd->sec_start) {
-		/* Overlapping matches across a step edge: find this line's start again. */
-		const uint8_t *q = c->base + sec_rel;
+		/* This secret starts before the line counter, past a newline: an earlier step's match
+		 * ended after it (a rule whose match spans lines). Count back to its own line and line
+		 * start, for this finding only; the counter itself stays where it is. */
+		const uint8_t *q = c->base + sec_rel, *e = c->base + (c->line_pos - c->base_abs), *p = q;
+		while (p < e && (p = memchr(p, '\n', (size_t)(e - p)))) {
+			line_no--;
+			p++;
+		}
 		while (q > c->base && q[-1] != '\n')
 			q--;
 		c->last_nl = (int64_t)(c->base_abs + (uint64_t)(q - c->base)) - 1;
 	}
 	line_bounds(c, cd->sec_start, cd->sec_end, &ls, &le);
-	if (le > ls && memmem(c->base + ls, le - ls, ALLOW_MARKER, sizeof(ALLOW_MARKER) - 1))
-		return;
+	{
+		size_t as = sec_rel > ls + ALLOW_REACH ? sec_rel - ALLOW_REACH : ls;
+		size_t ae = sec_rel + sec_len + ALLOW_REACH < le ? sec_rel + sec_len + ALLOW_REACH : le;
+		if (ae > as && memmem(c->base + as, ae - as, ALLOW_MARKER, sizeof(ALLOW_MARKER) - 1)) {
+			c->last_nl = keep_nl;
+			return;
+		}
+	}
 
 	f = bs_xcalloc(1, sizeof(*f));
 	f->rule_id = bs_xstrdup(r->id);
@@ -361,23 +385,41 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 	f->invalid = cd->invalid != NULL;
 	f->invalid_reason = cd->invalid ? bs_xstrdup(cd->invalid) : NULL;
 	f->path = bs_xstrdup(c->path);
-	f->line = c->line_no;
+	f->line = line_no;
 	f->column = cd->sec_start - (uint64_t)(c->last_nl + 1) + 1;
 	f->offset = c->in.base_offset + cd->sec_start;
 	f->secret = bs_xmemdup(c->base + sec_rel, sec_len);
 	f->secret_len = sec_len;
 	bs_finding_compute_ids(f);
 
-	/* Every secret on the line is redacted in line_text, not only this one. */
-	ranges = bs_xcalloc(c->n_cands + 1, sizeof(*ranges));
-	for (size_t i = 0; i < c->n_cands; i++) {
-		size_t a = (size_t)(c->cands[i].sec_start - c->base_abs), b = (size_t)(c->cands[i].sec_end - c->base_abs);
-		if (b > ls && a < le)
-			ranges[n_ranges++] = (bs_text_range){ a, b };
+	/* Every secret on the line is redacted in line_text, not only this one. Only secrets that reach
+	 * the excerpt (LINE_CONTEXT around this one) matter, and candidates are sorted by sec_start:
+	 * look at the short run of them around this one, so that content dense with matches costs
+	 * linear time, not quadratic. A secret is at most one regex window (2 * max_len + 2 *
+	 * LOOK_CONTEXT) long, which bounds how far before the excerpt one can start. */
+	{
+		uint64_t reach = LINE_CONTEXT + 2 * c->s->max_len + 2 * LOOK_CONTEXT + c->s->max_kw;
+		uint64_t lo_abs = cd->sec_start > reach ? cd->sec_start - reach : 0;
+		uint64_t hi_abs = cd->sec_end + LINE_CONTEXT;
+		size_t lo = (size_t)(cd - c->cands), hi = lo + 1, cap = 0;
+		ranges = NULL;
+		while (lo > 0 && c->cands[lo - 1].sec_start >= lo_abs)
+			lo--;
+		while (hi < c->n_cands && c->cands[hi].sec_start < hi_abs)
+			hi++;
+		for (size_t i = lo; i < hi; i++) {
+			size_t a = (size_t)(c->cands[i].sec_start - c->base_abs);
+			size_t b = (size_t)(c->cands[i].sec_end - c->base_abs);
+			if (b > ls && a < le) {
+				BS_ARRAY_GROW(ranges, cap, n_ranges + 1);
+				ranges[n_ranges++] = (bs_text_range){ a, b };
+			}
+		}
 	}
 	f->line_text = bs_text_line_excerpt(c->base, ls, le, sec_rel, sec_rel + sec_len, LINE_CONTEXT, ranges,
 					    n_ranges, (uint64_t)(c->last_nl + 1) < c->base_abs);
 	free(ranges);
+	c->last_nl = keep_nl;
 
 	if (c->in.on_finding && c->in.on_finding(c->in.ud, f)) {
 		bs_finding_free(f);

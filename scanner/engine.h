@@ -59,8 +59,9 @@ void *bs_scan_feed_reserve(bs_scan_ctx *ctx, size_t want);
 int bs_scan_feed_commit(bs_scan_ctx *ctx, size_t len, bs_error *err);
 /* Flushes the tail of the content and appends its findings to out, in offset
  * order, each marked binary when the content has a NUL byte in its first
- * 8000 bytes (as git and ripgrep decide). Findings on
- * a line that carries the marker "bstscan:allow" are dropped. */
+ * 8000 bytes (as git and ripgrep decide). Findings on a line that carries the
+ * marker "bstscan:allow" within 320 bytes of the secret are dropped (bounded
+ * so that streaming and chunking never change it). */
 int bs_scan_end(bs_scan_ctx *ctx, bs_findings *out, bs_error *err);
 
 /* Convenience: begin, feed the whole buffer, end. */

@@ -306,6 +306,11 @@ static int parse_rule(bs_rule **out, const cJSON *j, const char *source, size_t 
 				return RULE_ERR("%s: rule '%s': \"secret_group\" is %d but the regex has %u groups",
 						source, id, r->secret_group, groups);
 		}
+		/* A user rule that could stall every scan is refused here, not met mid-scan. */
+		if (bs_rule_check_safety(r, err) < 0) {
+			rule_free(r);
+			return BS_ERR_RULE;
+		}
 	}
 	*out = r;
 	return 0;
@@ -401,7 +406,8 @@ int bs_ruleset_load_path(bs_ruleset *rs, const char *path, bs_error *err)
 		names[n++] = bs_xasprintf("%s/%s", path, de->d_name);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(char *), cmp_str);
+	if (n > 1) /* qsort(NULL, 0, ...) is undefined behaviour: an empty directory has no names */
+		qsort(names, n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < n && rc == 0; i++)
 		rc = load_file(rs, names[i], err);
 	free_strv(names, n);

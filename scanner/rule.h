@@ -80,6 +80,12 @@ size_t bs_ruleset_max_length(const bs_ruleset *rs);
  * the offset. */
 int bs_rule_compile(bs_rule *rule, bs_error *err);
 
+/* The regex-safety check (scanner/rule_safety.c), run at load time on user-supplied rules (--rules,
+ * config) and by the test suite on the default pack: the regex compiles, runs every example within
+ * the scanner's PCRE2 limits, and does not hit those limits on a 1 MB adversarial input. BS_ERR_RULE with a message naming the rule and its source otherwise. Costs
+ * a few milliseconds for a well-behaved rule; compiles the rule (thread-safe). */
+int bs_rule_check_safety(bs_rule *rule, bs_error *err);
+
 /* Runs a rule's own examples (every tp must yield a finding that passes the
  * validators, every fp none). Appends one line per failure to report and
  * returns the number of failures; a rule with no tp or no fp example counts

@@ -10,10 +10,13 @@ static bs_ruleset *rules;
 static bs_scanner *scanner;
 static bs_scan_ctx *ctx;
 
+static void teardown(void);
+
 static void setup_with(size_t chunk, int report_invalid)
 {
 	bs_error err = BS_ERROR_INIT;
 	bs_scanner_opts o = { report_invalid, chunk };
+	teardown(); /* the suite's .init already ran when a test calls this again */
 	rules = bs_ruleset_new();
 	cr_assert_eq(bs_ruleset_load_default(rules, &err), 0, "%s", err.message);
 	cr_assert_eq(bs_scanner_new(&scanner, rules, &o, &err), 0, "%s", err.message);
@@ -30,6 +33,9 @@ static void teardown(void)
 	bs_scan_ctx_free(ctx);
 	bs_scanner_free(scanner);
 	bs_ruleset_free(rules);
+	ctx = NULL;
+	scanner = NULL;
+	rules = NULL;
 }
 
 static void scan(const void *data, size_t len, bs_findings *out)
