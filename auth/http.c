@@ -225,6 +225,9 @@ long bs_http_parse_retry_after(const char *value)
 	if (when == (time_t)-1)
 		return -1;
 	when -= time(NULL);
+	/* Like delta seconds, a date over a year away is not a wait anyone means (and would overflow). */
+	if (when > 86400L * 365)
+		return -1;
 	return when < 0 ? 0 : (long)when * 1000;
 }
 

@@ -178,13 +178,27 @@ static int fw_roundtrip(const bs_buf *req, bs_buf *answer)
 	struct timeval tv = { 10, 0 };
 	char buf[4096];
 	ssize_t r;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), status = 0;
+	int fd = -1, status = 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)bs_webhook_port(fw_server));
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	BS_FUZZ_CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0, "connect");
+	/* A full accept queue under a busy machine refuses a connection now and then: the harness
+	 * retries; only a receiver that stays unreachable is a failure. */
+	for (int tries = 0; tries < 50; tries++) {
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
+		if (fd >= 0)
+			close(fd);
+		fd = -1;
+		usleep(20 * 1000);
+	}
+	BS_FUZZ_CHECK(fd >= 0, "cannot connect to the receiver");
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Close with a reset once the answer is read: tens of thousands of requests a minute would
+	 * otherwise fill the loopback port range with TIME_WAIT sockets. */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &(struct linger){ 1, 0 }, sizeof(struct linger));
 	if (write(fd, req->ptr, req->len) < 0) {
 		/* the server may refuse early; its answer is still read */
 	}
@@ -261,18 +275,29 @@ int BS_FUZZ_ENTRY(const uint8_t *data, size_t size)
 	bs_buf_addf(&req, "Content-Length: %zu\r\n\r\n", (flags & 64) ? len / 2 : len);
 	bs_buf_add(&req, body, len);
 	status = fw_roundtrip(&req, &answer);
+	if (status == 0) {
+		/* No answer at all (a loaded machine, a reset under two fuzzers): once more, then it counts. */
+		bs_buf_reset(&answer);
+		usleep(100 * 1000);
+		status = fw_roundtrip(&req, &answer);
+	}
 
+	/* Bytes the server never reads (a shorter declared length, or framing broken by a raw header)
+	 * make its close a TCP reset, which may discard its answer before we read it: no status. */
+	int may_vanish = extra != NULL || ((flags & 64) && len > 0);
 	signed_ok = (flags & 1) && !(flags & 4) && !(flags & 8) && !(flags & 16) && !((flags & 64) && len > 0) &&
 		    !(flags & 128);
 	if (flags & 128) {
-		BS_FUZZ_CHECK(status == 404 || status == 400, "wrong path answered %d", status);
+		BS_FUZZ_CHECK(status == 404 || status == 400 || (may_vanish && status == 0), "wrong path answered %d", status);
 	} else if (!signed_ok) {
-		BS_FUZZ_CHECK(status == 401 || status == 400 || status == 413, "unsigned request answered %d: %.200s",
-			      status, answer.ptr);
+		BS_FUZZ_CHECK(status == 401 || status == 400 || status == 413 || (may_vanish && status == 0),
+			      "unsigned request answered %d: %.200s", status, answer.ptr);
 	} else {
 		/* A raw extra header may break the request's framing (a NUL, a second Content-Length):
-		 * the server then reads another body than the one signed, which is a 401, not a crash. */
-		BS_FUZZ_CHECK(status == 200 || status == 400 || status == 413 || status == 503 || (extra && status == 401),
+		 * the server then reads another body than the one signed (401), or libmicrohttpd drops
+		 * the connection without an answer (0); neither is a crash. */
+		BS_FUZZ_CHECK(status == 200 || status == 400 || status == 413 || status == 503 ||
+				      (extra && status == 401) || (may_vanish && status == 0),
 			      "signed request answered %d", status);
 		if (!extra && fw_wellformed(body, len) && len < 60000)
 			BS_FUZZ_CHECK(status == 200, "a signed well-formed request answered %d: %.300s", status, answer.ptr);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/http.h"
 #include "auth/store.h"
 #include "common/fs.h"
 #include "tests/fixtures/auth/fake_oauth.h"
@@ -172,4 +173,15 @@ Test(reliability_auth, ctrl_c_while_discovery_hangs_cancels_and_keeps_the_old_lo
 	bs_test_rmtree(home);
 	free(home);
 	free(xdg);
+}
+
+/* A Retry-After date thousands of years away overflowed the milliseconds (undefined behaviour;
+ * UBSan aborts). Such a date is now invalid, like a delta over a year. Found by fuzz_auth:
+ * tests/fixtures/fuzz-regressions/fuzz_auth/retry-after-date-far-away-overflows. */
+Test(reliability_auth, a_retry_after_date_far_away_is_invalid_not_an_overflow)
+{
+	cr_assert_eq(bs_http_parse_retry_after("W\a444622084Oct2"), -1);
+	cr_assert_eq(bs_http_parse_retry_after("Fri, 31 Dec 9999 23:59:59 GMT"), -1);
+	cr_assert_eq(bs_http_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), 0);
+	cr_assert_eq(bs_http_parse_retry_after("120"), 120000);
 }
