@@ -38,26 +38,29 @@ cat > "$only_bst" <<JSON
 JSON
 
 median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-timeit() { # prints the median wall time in seconds of "$@"
-  local t
-  for _ in $(seq "$runs"); do
-    t0=$(date +%s.%N)
-    "$@" > /dev/null 2>&1 || true
-    t1=$(date +%s.%N)
-    echo "$t1 - $t0" | bc -l
-  done | median
+once() { # prints the wall time in seconds of one run of "$@"
+  local t0 t1
+  t0=$(date +%s.%N)
+  "$@" > /dev/null 2>&1 || true
+  t1=$(date +%s.%N)
+  echo "$t1 - $t0" | bc -l
 }
 
 echo "tree: $tree ($mb MB, $(find "$tree" -type f | wc -l) files), $runs runs each, $(nproc) CPUs"
-cat "$tree"/* > /dev/null 2>&1 || true
 find "$tree" -type f -print0 | xargs -0 cat > /dev/null   # warm the page cache
 n_rg=$( (rg -uuu -a -c "$regex" "$tree" || true) | awk -F: '{ s += $NF } END { print s + 0 }')
 n_bs=$( ("$bin" scan --format jsonl --no-default-rules --rules "$only_bst" "$tree" || true) | wc -l)
 echo "matches: rg $n_rg, bstscan (bst_ rule, validated) $n_bs, planted $(cat "$tree.planted" 2>/dev/null || echo '?')"
 
-t_rg=$(timeit rg -uuu -a -c "$regex" "$tree")
-t_one=$(timeit "$bin" scan --format jsonl --no-default-rules --rules "$only_bst" "$tree")
-t_all=$(timeit "$bin" scan --format jsonl "$tree")
+# The three commands take turns, so a change in the machine's load hits all of them alike.
+tmp_rg=$(mktemp) tmp_one=$(mktemp) tmp_all=$(mktemp)
+for _ in $(seq "$runs"); do
+  once rg -uuu -a -c "$regex" "$tree" >> "$tmp_rg"
+  once "$bin" scan --format jsonl --no-default-rules --rules "$only_bst" "$tree" >> "$tmp_one"
+  once "$bin" scan --format jsonl "$tree" >> "$tmp_all"
+done
+t_rg=$(median < "$tmp_rg") t_one=$(median < "$tmp_one") t_all=$(median < "$tmp_all")
+rm -f "$tmp_rg" "$tmp_one" "$tmp_all"
 rate() { awk -v b="$bytes" -v t="$1" 'BEGIN { printf "%.0f", b / 1048576 / t }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 printf '%-34s %8s s %8s MB/s\n' "rg -uuu -a (bst_ regex)" "$t_rg" "$(rate "$t_rg")"
@@ -70,7 +73,7 @@ big=$root/bench/data/big-2g.txt
 if [ "${SKIP_BIG:-0}" != 1 ]; then
   if [ ! -f "$big" ]; then
     mkdir -p "$(dirname "$big")"
-    find "$tree" -type f -name '*.h' -print0 | xargs -0 cat | head -c $((256 << 20)) > "$big.part"
+    { find "$tree" -type f -name '*.h' -print0 | xargs -0 cat 2>/dev/null || true; } | head -c $((256 << 20)) > "$big.part" || true
     for _ in 1 2 3 4 5 6 7 8; do cat "$big.part"; done > "$big"
     rm -f "$big.part"
   fi

@@ -163,17 +163,12 @@ int cmd_git(int argc, char **argv)
 			range.exclude_remote_refs = 1;
 			break;
 		default:
-			if (optopt && optopt < 256)
-				cli_usage_error("git", "unknown or incomplete option '-%c'", optopt);
-			else
-				cli_usage_error("git", "unknown or incomplete option '%s'", argv[optind - 1]);
+			cli_scan_bad_option(&o, argv);
 			goto usage_fail;
 		}
 	}
 	if (o.help) {
-		fputs(usage, stdout);
-		fputc('\n', stdout);
-		fputs(cli_scan_options_help, stdout);
+		cli_scan_print_help(usage);
 		cli_scan_opts_free(&o);
 		return CLI_EXIT_CLEAN;
 	}

@@ -24,13 +24,6 @@ static const char usage[] =
 	"      --follow-symlinks   follow symbolic links (loops are detected)\n"
 	"      --stdin-name NAME   the path to report for standard input (default: -)\n";
 
-static void on_error(void *ud, const char *path, const char *reason)
-{
-	const cli_scan_opts *o = ud;
-	if (!o->quiet)
-		fprintf(stderr, "bstscan: warning: %s: %s\n", path, reason);
-}
-
 int cmd_scan(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -68,17 +61,12 @@ int cmd_scan(int argc, char **argv)
 			stdin_name = optarg;
 			break;
 		default:
-			if (optopt && optopt < 256)
-				cli_usage_error("scan", "unknown or incomplete option '-%c'", optopt);
-			else
-				cli_usage_error("scan", "unknown or incomplete option '%s'", argv[optind - 1]);
+			cli_scan_bad_option(&o, argv);
 			goto usage_fail;
 		}
 	}
 	if (o.help) {
-		fputs(usage, stdout);
-		fputc('\n', stdout);
-		fputs(cli_scan_options_help, stdout);
+		cli_scan_print_help(usage);
 		cli_scan_opts_free(&o);
 		free(excludes);
 		return CLI_EXIT_CLEAN;
@@ -109,7 +97,7 @@ int cmd_scan(int argc, char **argv)
 		fo.excludes = excludes;
 		fo.n_excludes = n_excludes;
 		fo.jobs = o.jobs;
-		fo.on_error = on_error;
+		fo.on_error = cli_scan_warn_input;
 		fo.ud = &o;
 		rc = bs_scan_files(env.scanner, &fo, &env.findings, NULL, &err);
 	}

@@ -21,13 +21,6 @@ static const char usage[] =
 	"The pre-commit hook (bstscan hook install) runs this command.\n";
 /* clang-format on */
 
-static void on_error(void *ud, const char *what, const char *reason)
-{
-	const cli_scan_opts *o = ud;
-	if (!o->quiet)
-		fprintf(stderr, "bstscan: warning: %s: %s\n", what, reason);
-}
-
 int cmd_staged(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -48,16 +41,11 @@ int cmd_staged(int argc, char **argv)
 			goto usage_fail;
 		if (r > 0)
 			continue;
-		if (optopt && optopt < 256)
-			cli_usage_error("staged", "unknown or incomplete option '-%c'", optopt);
-		else
-			cli_usage_error("staged", "unknown or incomplete option '%s'", argv[optind - 1]);
+		cli_scan_bad_option(&o, argv);
 		goto usage_fail;
 	}
 	if (o.help) {
-		fputs(usage, stdout);
-		fputc('\n', stdout);
-		fputs(cli_scan_options_help, stdout);
+		cli_scan_print_help(usage);
 		cli_scan_opts_free(&o);
 		return CLI_EXIT_CLEAN;
 	}
@@ -73,7 +61,7 @@ int cmd_staged(int argc, char **argv)
 	}
 	memset(&go, 0, sizeof(go));
 	go.repository = repo;
-	go.on_error = on_error;
+	go.on_error = cli_scan_warn_input;
 	go.ud = &o;
 	go.index_file = getenv("GIT_INDEX_FILE");
 	/* In a hook, git names the repository in GIT_DIR (a bare repository with a separate work tree has no .git). */

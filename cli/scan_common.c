@@ -137,6 +137,28 @@ int cli_scan_opt(cli_scan_opts *o, int c, const char *arg)
 	}
 }
 
+int cli_scan_bad_option(const cli_scan_opts *o, char **argv)
+{
+	if (optopt && optopt < 256)
+		return cli_usage_error(o->cmd, "unknown or incomplete option '-%c'", optopt);
+	return cli_usage_error(o->cmd, "unknown or incomplete option '%s'", argv[optind - 1]);
+}
+
+int cli_scan_print_help(const char *usage)
+{
+	fputs(usage, stdout);
+	fputc('\n', stdout);
+	fputs(cli_scan_options_help, stdout);
+	return CLI_EXIT_CLEAN;
+}
+
+void cli_scan_warn_input(void *ud, const char *what, const char *reason)
+{
+	const cli_scan_opts *o = ud;
+	if (!o->quiet)
+		fprintf(stderr, "bstscan: warning: %s: %s\n", what, reason);
+}
+
 int cli_scan_setup(cli_scan_opts *o, const char *root, cli_scan_env *env)
 {
 	bs_error err = BS_ERROR_INIT;

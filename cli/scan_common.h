@@ -109,6 +109,13 @@ void cli_scan_opts_free(cli_scan_opts *o);
 /* Handles one common option: 1 handled, 0 not a common option, -1 usage
  * error already printed (return 2). */
 int cli_scan_opt(cli_scan_opts *o, int c, const char *arg);
+/* Prints the usage error for the option getopt_long just refused; returns 2. */
+int cli_scan_bad_option(const cli_scan_opts *o, char **argv);
+/* Prints the command's usage and the shared options (for --help); returns 0. */
+int cli_scan_print_help(const char *usage);
+/* An on_error callback for sources (ud is the cli_scan_opts): one warning
+ * line per unreadable input unless --quiet. */
+void cli_scan_warn_input(void *ud, const char *what, const char *reason);
 /* Loads rules (default pack, --rules, the config's), the config file
  * (--config, else ROOT/.bstscan.json when root is given and the file exists),
  * the baseline, and builds the scanner. Returns 0, or 2 after printing. */

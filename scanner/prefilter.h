@@ -31,11 +31,13 @@ typedef int (*bs_prefilter_cb)(void *ud, size_t keyword_index, size_t offset);
 int bs_prefilter_scan(const bs_prefilter *pf, const uint8_t *buf, size_t len, bs_prefilter_cb cb, void *ud);
 
 /* A short name of the search strategy chosen (for --verbose and benchmarks):
- * "teddy-avx2", "teddy-ssse3" or "teddy-neon" (SIMD fingerprints of the first
- * four bytes of each keyword in 8 buckets, then exact verification; x86 picks
- * at run time from what the CPU supports) or "scalar-hash" (portable; also
- * used when there are so many keywords that the SIMD buckets would fire almost
- * everywhere). The environment variable BSTSCAN_PREFILTER=scalar|ssse3|avx2|neon, read by
+ * "teddy-avx512vbmi", "teddy-avx2", "teddy-ssse3" or "teddy-neon" (SIMD
+ * fingerprints of the first four bytes of each keyword in 8 buckets, then
+ * exact verification; the AVX-512 VBMI one looks whole bytes up instead of
+ * nibble pairs; x86 picks at run time from what the CPU supports) or
+ * "scalar-hash" (portable; also used when there are so many keywords that the
+ * SIMD buckets would fire almost everywhere). The environment variable
+ * BSTSCAN_PREFILTER=scalar|ssse3|avx2|avx512|neon, read by
  * bs_prefilter_new, forces one (for tests and benchmarks); a SIMD strategy the
  * CPU lacks falls back to the next best. Results never depend on the strategy. */
 const char *bs_prefilter_strategy(const bs_prefilter *pf);

@@ -39,6 +39,7 @@ typedef struct walker {
 	work_item *head, *tail;
 	size_t pending;             /* queued or being processed */
 	size_t queued;              /* in the queue now */
+	size_t idle;                /* workers waiting for work */
 	size_t jobs;
 	int done;
 	bs_files_stats stats;
@@ -88,8 +89,11 @@ static work_item *pop(walker *w)
 {
 	work_item *it;
 	pthread_mutex_lock(&w->lock);
-	while (!w->head && !w->done)
+	while (!w->head && !w->done) {
+		w->idle++;
 		pthread_cond_wait(&w->cond, &w->lock);
+		w->idle--;
+	}
 	it = w->head;
 	if (it) {
 		w->queued--;
@@ -306,20 +310,24 @@ static void visit_entry(walker *w, char *path, unsigned char d_type)
 	}
 }
 
-/* 1 when the queue is short enough that idle workers may be waiting. */
-static int queue_short(walker *w)
+/* 1 when some worker is waiting for work. */
+static int someone_idle(walker *w)
 {
-	return w->jobs > 1 && __atomic_load_n(&w->queued, __ATOMIC_RELAXED) < w->jobs;
+	return __atomic_load_n(&w->idle, __ATOMIC_RELAXED) > 0;
 }
 
 /* Lists a directory: subdirectories are queued for any worker; files are
- * scanned right here through the open directory, unless other workers look
- * idle, in which case they are queued for them. */
+ * scanned right here through the open directory (openat spares the kernel a
+ * walk of the whole path), except that when another worker sits idle, the
+ * back half of the files still to do is handed over in one batch: one
+ * wake-up per batch rather than a hand-off per file. */
 static void list_dir(worker *wk, const char *dir)
 {
 	walker *w = wk->w;
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	char **files = NULL;
+	size_t n = 0, cap = 0, end;
 	if (!d) {
 		report_error(w, dir, strerror(errno));
 		return;
@@ -329,16 +337,30 @@ static void list_dir(worker *wk, const char *dir)
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		path = join(dir, de->d_name);
-		if (de->d_type == DT_REG && !queue_short(w)) {
-			if (!excluded(w->opts, path))
-				scan_path(wk, dirfd(d), de->d_name, path);
-			free(path);
+		if (de->d_type == DT_REG && !excluded(w->opts, path)) {
+			BS_ARRAY_GROW(files, cap, n + 1);
+			files[n++] = path;
 			continue;
 		}
-		visit_entry(w, path, de->d_type);
+		if (de->d_type == DT_REG)
+			free(path);
+		else
+			visit_entry(w, path, de->d_type);
 	}
 	if (errno)
 		report_error(w, dir, strerror(errno));
+	end = n;
+	for (size_t i = 0; i < end; i++) {
+		if (end - i > 1 && w->jobs > 1 && someone_idle(w)) {
+			size_t half = i + (end - i) / 2;
+			for (size_t k = half; k < end; k++)
+				push(w, files[k], 0);
+			end = half;
+		}
+		scan_path(wk, dirfd(d), base_name(files[i]), files[i]);
+		free(files[i]);
+	}
+	free(files);
 	closedir(d);
 }
 

@@ -80,7 +80,7 @@ static uint64_t rnd(void)
 
 /* The strategies the test forces through BSTSCAN_PREFILTER; "auto" lets the
  * prefilter choose. */
-static const char *const strategies[] = {"scalar", "ssse3", "avx2", "neon", "auto"};
+static const char *const strategies[] = {"scalar", "ssse3", "avx2", "avx512", "neon", "auto"};
 #define N_STRATEGIES (sizeof(strategies) / sizeof(strategies[0]))
 
 static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const size_t *lens, const int *nocase,
@@ -104,6 +104,9 @@ static bs_prefilter *make_pf(const char *strategy, const char *const *kw, const 
 		cr_assert_str_eq(name, "teddy-ssse3");
 	if (strcmp(strategy, "avx2") == 0 && __builtin_cpu_supports("avx2"))
 		cr_assert_str_eq(name, "teddy-avx2");
+	if (strcmp(strategy, "avx512") == 0 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi"))
+		cr_assert_str_eq(name, "teddy-avx512vbmi");
 #elif defined(__aarch64__)
 	if (strcmp(strategy, "neon") == 0)
 		cr_assert_str_eq(name, "teddy-neon");
@@ -319,15 +322,19 @@ Test(prefilter, nul_and_high_bytes)
 /* Random buffers over small and large alphabets (and long runs of one byte)
  * with planted keywords at the start, the end and overlapping, for every length 0..300 (SIMD blocks are 16
  * and 32 bytes, so every tail shape is covered). */
-static void random_round(const char *const *kw, const size_t *lens, const int *nocase, size_t n, uint64_t seed)
+/* Lengths 0 .. 300 one by one, then up to max_len in steps of step (the SIMD
+ * loops work in segments of 2 KB). */
+static void random_round_to(const char *const *kw, const size_t *lens, const int *nocase, size_t n, uint64_t seed,
+                            size_t max_len, size_t step)
 {
-	uint8_t buf[300 + 64];
+	uint8_t *buf = malloc(max_len + 64);
+	cr_assert_not_null(buf);
 	static const char small[] = "ab_-AKIghp";
 	rng_state = seed;
 	bs_prefilter *pfs[N_STRATEGIES];
 	for (size_t s = 0; s < N_STRATEGIES; s++)
 		pfs[s] = make_pf(strategies[s], kw, lens, nocase, n);
-	for (size_t len = 0; len <= 300; len++) {
+	for (size_t len = 0; len <= max_len; len += len < 300 ? 1 : step) {
 		int alphabet = (int)(rnd() % 4);
 		uint8_t run = "\0\xff"
 		              "a_"[rnd() % 4];
@@ -336,7 +343,7 @@ static void random_round(const char *const *kw, const size_t *lens, const int *n
 			         : alphabet == 1 ? (uint8_t)(rnd() & 0xff)
 			         : alphabet == 2 ? (uint8_t)(' ' + rnd() % 95)
 			                         : (rnd() % 8 ? run : (uint8_t)small[rnd() % (sizeof(small) - 1)]);
-		size_t plants = len ? rnd() % 6 : 0;
+		size_t plants = len ? rnd() % (6 + len / 64) : 0;
 		for (size_t p = 0; p < plants; p++) {
 			size_t k = rnd() % n;
 			if (lens[k] > len)
@@ -358,6 +365,12 @@ static void random_round(const char *const *kw, const size_t *lens, const int *n
 	}
 	for (size_t s = 0; s < N_STRATEGIES; s++)
 		bs_prefilter_free(pfs[s]);
+	free(buf);
+}
+
+static void random_round(const char *const *kw, const size_t *lens, const int *nocase, size_t n, uint64_t seed)
+{
+	random_round_to(kw, lens, nocase, n, seed, 300, 1);
 }
 
 Test(prefilter, random_rule_pack)
@@ -380,7 +393,10 @@ Test(prefilter, rule_pack_gets_simd_strategy_when_cpu_has_it)
 	bs_prefilter *pf = make_pf("auto", pack, lens, NULL, N_PACK);
 	const char *name = bs_prefilter_strategy(pf);
 #if defined(__x86_64__)
-	if (__builtin_cpu_supports("avx2"))
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avx512bw") &&
+	    __builtin_cpu_supports("avx512vbmi"))
+		cr_assert_str_eq(name, "teddy-avx512vbmi");
+	else if (__builtin_cpu_supports("avx2"))
 		cr_assert_str_eq(name, "teddy-avx2");
 	else if (__builtin_cpu_supports("ssse3"))
 		cr_assert_str_eq(name, "teddy-ssse3");
@@ -437,4 +453,51 @@ Test(prefilter, many_keywords)
 		nocase[i] = (int)(rnd() % 2);
 	}
 	random_round(kw, lens, nocase, N, 9);
+}
+
+Test(prefilter, keywords_with_high_bytes_random)
+{
+	/* Bytes >= 0x80 take the other half of the AVX-512 byte tables. */
+	const char *kw[] = {"\x80\x81\xfe\x7f",         "\xc3\xa9t\xc3", "\x7f\x80", "a\xffz",
+	                    "\xfe\xfe\xfe\xfe\xfe\xfe", "ghp_"};
+	size_t lens[6];
+	set_lens(lens, kw, 6);
+	int nocase[] = {0, 1, 0, 1, 0, 1};
+	for (uint64_t seed = 1; seed <= 4; seed++)
+		random_round(kw, lens, seed % 2 ? nocase : NULL, 6, seed);
+}
+
+Test(prefilter, random_rule_pack_long_buffers)
+{
+	size_t lens[N_PACK];
+	int nocase[N_PACK];
+	set_lens(lens, pack, N_PACK);
+	for (size_t i = 0; i < N_PACK; i++)
+		nocase[i] = strcmp(pack[i], "PRIVATE KEY-----") == 0 || strcmp(pack[i], "key-") == 0;
+	for (uint64_t seed = 1; seed <= 2; seed++)
+		random_round_to(pack, lens, seed % 2 ? nocase : NULL, N_PACK, seed, 9000, 331);
+	const char *few[] = {"bst_", "xy"};
+	size_t few_lens[] = {4, 2};
+	random_round_to(few, few_lens, NULL, 2, 3, 9000, 331);
+}
+
+Test(prefilter, callback_stop_after_many_blocks)
+{
+	const char *kw[] = {"ab", "b", "zzzz"};
+	size_t lens[] = {2, 1, 4};
+	static uint8_t buf[20000];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = i % 97 < 5 ? "ab"[i % 2] : 'x';
+	for (size_t s = 0; s < N_STRATEGIES; s++) {
+		bs_prefilter *pf = make_pf(strategies[s], kw, lens, NULL, 3);
+		for (size_t stop = 1; stop < 900; stop += 89) {
+			hits got = {0};
+			got.stop_after = stop;
+			cr_assert_eq(bs_prefilter_scan(pf, buf, sizeof(buf), collect, &got), 7);
+			cr_assert_eq(got.n, stop, "%s: scan went on after the callback stopped it",
+			             bs_prefilter_strategy(pf));
+			free(got.v);
+		}
+		bs_prefilter_free(pf);
+	}
 }
