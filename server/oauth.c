@@ -274,35 +274,51 @@ void bs_srv_h_device_authorize(bs_srv *s, bs_srv_req *q, bs_srv_resp *r)
 	free(device_code);
 }
 
+/* Finds the row a grant names by the SHA-256 of its secret form field.
+ * Returns the statement stepped onto that row, or NULL after answering
+ * 400 invalid_request (field missing), 500, or 400 invalid_grant (unknown).
+ * hash receives the secret's hash, which the statement is bound to. */
+static sqlite3_stmt *grant_row_by_hash(bs_srv *s, bs_srv_form *f, bs_srv_resp *r, const char *field, const char *sql,
+				       char hash[65])
+{
+	const char *value = bs_srv_form_get(f, field);
+	sqlite3_stmt *st;
+	if (!value || !*value) {
+		bs_srv_resp_error(r, 400, "invalid_request", "%s is required", field);
+		return NULL;
+	}
+	bs_sha256_hex(value, strlen(value), hash);
+	st = bs_srv_prep(s->db, sql);
+	if (!st) {
+		bs_srv_resp_error(r, 500, "server_error", "database error");
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC); /* hash is the caller's and outlives st */
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		bs_srv_resp_error(r, 400, "invalid_grant", "unknown %s", field);
+		return NULL;
+	}
+	return st;
+}
+
 /* ---------- RFC 8628 §3.4-3.5: polling ---------- */
 
 static void grant_device_code(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 {
-	const char *code = bs_srv_form_get(f, "device_code");
 	char hash[65];
 	sqlite3_stmt *st;
 	long long id, user_id, interval, last_poll, now_ms = bs_srv_now_ms();
 	time_t expires_at;
 	char *status = NULL, *scopes = NULL, *username = NULL;
 
-	if (!code || !*code) {
-		bs_srv_resp_error(r, 400, "invalid_request", "device_code is required");
+	st = grant_row_by_hash(s, f, r, "device_code",
+			       "SELECT d.id, d.status, d.scopes, d.user_id, d.interval, d.last_poll_ms, d.expires_at,"
+			       " u.username FROM device_authorizations d LEFT JOIN users u ON u.id = d.user_id"
+			       " WHERE d.device_code_hash = ?",
+			       hash);
+	if (!st)
 		return;
-	}
-	bs_sha256_hex(code, strlen(code), hash);
-	st = bs_srv_prep(s->db, "SELECT d.id, d.status, d.scopes, d.user_id, d.interval, d.last_poll_ms, d.expires_at,"
-	                        " u.username FROM device_authorizations d LEFT JOIN users u ON u.id = d.user_id"
-	                        " WHERE d.device_code_hash = ?");
-	if (!st) {
-		bs_srv_resp_error(r, 500, "server_error", "database error");
-		return;
-	}
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		bs_srv_resp_error(r, 400, "invalid_grant", "unknown device_code");
-		return;
-	}
 	id = sqlite3_column_int64(st, 0);
 	status = bs_srv_col_strdup(st, 1);
 	scopes = bs_srv_col_strdup(st, 2);
@@ -398,32 +414,19 @@ out:
 
 static void grant_refresh(bs_srv *s, bs_srv_form *f, bs_srv_resp *r)
 {
-	const char *tok = bs_srv_form_get(f, "refresh_token");
 	char hash[65], *scopes = NULL, *username = NULL, *new_scopes = NULL, *access = NULL, *refresh = NULL;
 	sqlite3_stmt *st;
 	long long token_id, family;
 	int used, family_revoked;
 	time_t expires_at;
 
-	if (!tok || !*tok) {
-		bs_srv_resp_error(r, 400, "invalid_request", "refresh_token is required");
+	st = grant_row_by_hash(s, f, r, "refresh_token",
+			       "SELECT t.id, t.family_id, t.used_at IS NOT NULL, t.expires_at, f.revoked_at IS NOT NULL,"
+			       " f.scopes, u.username FROM refresh_tokens t JOIN refresh_token_families f ON"
+			       " f.id = t.family_id JOIN users u ON u.id = f.user_id WHERE t.token_hash = ?",
+			       hash);
+	if (!st)
 		return;
-	}
-	bs_sha256_hex(tok, strlen(tok), hash);
-	st = bs_srv_prep(
-	    s->db, "SELECT t.id, t.family_id, t.used_at IS NOT NULL, t.expires_at, f.revoked_at IS NOT NULL,"
-	           " f.scopes, u.username FROM refresh_tokens t JOIN refresh_token_families f ON f.id = t.family_id"
-	           " JOIN users u ON u.id = f.user_id WHERE t.token_hash = ?");
-	if (!st) {
-		bs_srv_resp_error(r, 500, "server_error", "database error");
-		return;
-	}
-	sqlite3_bind_text(st, 1, hash, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		bs_srv_resp_error(r, 400, "invalid_grant", "unknown refresh_token");
-		return;
-	}
 	token_id = sqlite3_column_int64(st, 0);
 	family = sqlite3_column_int64(st, 1);
 	used = sqlite3_column_int(st, 2);
