@@ -55,6 +55,26 @@ void cli_issuer_close(cli_issuer *is)
 	memset(is, 0, sizeof(*is));
 }
 
+int cli_revoke_go_ahead(int dry_run, int yes)
+{
+	if (dry_run) {
+		fprintf(stderr, "bstscan: dry run: nothing was revoked\n");
+		return 0;
+	}
+	switch (cli_confirm("Revoke these tokens now?", yes)) {
+	case CLI_CONFIRM_YES:
+		return 1;
+	case CLI_CONFIRM_NO:
+		fprintf(stderr, "bstscan: nothing was revoked\n");
+		return 0;
+	case CLI_CONFIRM_NO_TTY:
+	default:
+		cli_error("refusing to revoke without confirmation: no terminal to ask on; pass --yes to revoke, "
+		          "or --dry-run to only show what would be revoked");
+		return -1;
+	}
+}
+
 cli_confirm_result cli_confirm(const char *question, int yes)
 {
 	char line[64];
@@ -232,19 +252,10 @@ int cli_check_and_revoke(cli_scan_opts *o, bs_findings *fs)
 	for (size_t i = 0; i < checked.len; i++)
 		if (first_of[i])
 			describe(stderr, first_of[i], checked.items[i].token_prefix);
-	if (o->dry_run) {
-		fprintf(stderr, "bstscan: dry run: nothing was revoked\n");
+	switch (cli_revoke_go_ahead(o->dry_run, o->yes)) {
+	case 0:
 		goto out;
-	}
-	switch (cli_confirm("Revoke these tokens now?", o->yes)) {
-	case CLI_CONFIRM_YES:
-		break;
-	case CLI_CONFIRM_NO:
-		fprintf(stderr, "bstscan: nothing was revoked\n");
-		goto out;
-	case CLI_CONFIRM_NO_TTY:
-		cli_error("refusing to revoke without confirmation: no terminal to ask on; pass --yes to revoke, "
-		          "or --dry-run to only show what would be revoked");
+	case -1:
 		code = CLI_EXIT_ERROR;
 		goto out;
 	}

@@ -30,4 +30,9 @@ typedef enum cli_confirm_result {
  * TTYs). */
 cli_confirm_result cli_confirm(const char *question, int yes);
 
+/* After the list of what would be revoked: says so and returns 0 for --dry-run or a "no",
+ * refuses with a message and returns -1 (exit 2) without a terminal or --yes, and returns 1
+ * when revoking may go ahead. */
+int cli_revoke_go_ahead(int dry_run, int yes);
+
 #endif

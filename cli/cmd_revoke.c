@@ -368,19 +368,10 @@ int cmd_revoke(int argc, char **argv)
 		}
 		free(first);
 	}
-	if (dry_run) {
-		fprintf(stderr, "bstscan: dry run: nothing was revoked\n");
+	switch (cli_revoke_go_ahead(dry_run, yes)) {
+	case 0:
 		goto out;
-	}
-	switch (cli_confirm("Revoke these tokens now?", yes)) {
-	case CLI_CONFIRM_YES:
-		break;
-	case CLI_CONFIRM_NO:
-		fprintf(stderr, "bstscan: nothing was revoked\n");
-		goto out;
-	case CLI_CONFIRM_NO_TTY:
-		cli_error("refusing to revoke without confirmation: no terminal to ask on; pass --yes to revoke, "
-		          "or --dry-run to only show what would be revoked");
+	case -1:
 		code = CLI_EXIT_ERROR;
 		goto out;
 	}
