@@ -70,7 +70,6 @@ struct bs_scan_ctx {
 	size_t base_len;
 	uint64_t own_to;
 	size_t pf_from;             /* where the prefilter's offsets start, relative to base */
-	int eof;
 	candidate *cands;
 	size_t n_cands, cap_cands;
 	bs_error *err;
@@ -326,9 +325,10 @@ static int cmp_cand(const void *pa, const void *pb)
 	return a->rule < b->rule ? -1 : a->rule > b->rule;
 }
 
-/* The line holding [from, to) as far as this step's bytes reach: start and
- * end offsets relative to base, and whether each side was cut. */
-static void line_bounds(bs_scan_ctx *c, uint64_t from, uint64_t to, size_t *ls, size_t *le)
+/* The line holding the secret that ends at to, as far as this step's bytes
+ * reach: start and end offsets relative to base (line counting has already
+ * been advanced to the secret's start). */
+static void line_bounds(bs_scan_ctx *c, uint64_t to, size_t *ls, size_t *le)
 {
 	uint64_t line_start = (uint64_t)(c->last_nl + 1);
 	const uint8_t *nl;
@@ -336,7 +336,6 @@ static void line_bounds(bs_scan_ctx *c, uint64_t from, uint64_t to, size_t *ls, 
 	*ls = line_start > c->base_abs ? (size_t)(line_start - c->base_abs) : 0;
 	nl = memchr(c->base + rel_to, '\n', c->base_len - rel_to);
 	*le = nl ? (size_t)(nl - c->base) : c->base_len;
-	(void)from;
 }
 
 static void build_finding(bs_scan_ctx *c, const candidate *cd)
@@ -367,7 +366,7 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 			q--;
 		c->last_nl = (int64_t)(c->base_abs + (uint64_t)(q - c->base)) - 1;
 	}
-	line_bounds(c, cd->sec_start, cd->sec_end, &ls, &le);
+	line_bounds(c, cd->sec_end, &ls, &le);
 	{
 		size_t as = sec_rel > ls + ALLOW_REACH ? sec_rel - ALLOW_REACH : ls;
 		size_t ae = sec_rel + sec_len + ALLOW_REACH < le ? sec_rel + sec_len + ALLOW_REACH : le;
@@ -430,7 +429,7 @@ static void build_finding(bs_scan_ctx *c, const candidate *cd)
 
 /* Scans base[0, len) (absolute base_abs) for matches starting in
  * [own_from, own_to). */
-static void step(bs_scan_ctx *c, const uint8_t *base, uint64_t base_abs, size_t len, uint64_t own_to, int eof)
+static void step(bs_scan_ctx *c, const uint8_t *base, uint64_t base_abs, size_t len, uint64_t own_to)
 {
 	bs_scanner *s = c->s;
 	size_t from = (size_t)(c->own_from - base_abs);
@@ -441,7 +440,6 @@ static void step(bs_scan_ctx *c, const uint8_t *base, uint64_t base_abs, size_t 
 	c->base_abs = base_abs;
 	c->base_len = len;
 	c->own_to = own_to;
-	c->eof = eof;
 	c->n_cands = 0;
 	c->pf_from = from;
 	if (to > from)
@@ -473,7 +471,7 @@ static void drain(bs_scan_ctx *c)
 		uint64_t own_to = win_end - s->half;
 		uint64_t keep_from;
 		size_t drop;
-		step(c, (const uint8_t *)c->win.ptr, c->win_abs, c->win.len, own_to, 0);
+		step(c, (const uint8_t *)c->win.ptr, c->win_abs, c->win.len, own_to);
 		keep_from = own_to - s->half;
 		advance_lines(c, keep_from);
 		drop = (size_t)(keep_from - c->win_abs);
@@ -520,7 +518,7 @@ static void finish(bs_scan_ctx *c, bs_findings *out)
 int bs_scan_end(bs_scan_ctx *c, bs_findings *out, bs_error *err)
 {
 	uint64_t win_end = c->win_abs + c->win.len;
-	step(c, (const uint8_t *)c->win.ptr, c->win_abs, c->win.len, win_end + 1, 1);
+	step(c, (const uint8_t *)c->win.ptr, c->win_abs, c->win.len, win_end + 1);
 	bs_buf_reset(&c->win);
 	finish(c, out);
 	return 0;
@@ -537,9 +535,9 @@ int bs_scan_buffer(bs_scan_ctx *c, const bs_scan_input *in, const void *data, si
 	sniff_binary(c, data, len);
 	while (len - pos > s->opts.chunk_size) {
 		pos += s->opts.chunk_size;
-		step(c, p, 0, len, pos, 0);
+		step(c, p, 0, len, pos);
 	}
-	step(c, p, 0, len, (uint64_t)len + 1, 1);
+	step(c, p, 0, len, (uint64_t)len + 1);
 	finish(c, out);
 	return 0;
 }
